@@ -1,0 +1,68 @@
+"""genomes: graph genomes for actor-critic networks.
+
+A :class:`Genome` is a networkx DAG of unit groups with weights. This package
+depends on networkx, NumPy and torch only (``to_pyg`` imports
+torch_geometric lazily), so other NAS projects can reuse it.
+
+    >>> import genomes
+    >>> g = genomes.mlp(4, 2, hidden=[16])
+    >>> g.validate() is g
+    True
+"""
+
+from genomes.compile import GenomeModule, compile_genome, weights_from_module
+from genomes.errors import (
+    ActivationError,
+    CycleError,
+    DanglingEdgeError,
+    FormatError,
+    GenomeError,
+    HeadError,
+    InputError,
+    InvalidGenomeError,
+    KindError,
+    NonFiniteError,
+    ShapeError,
+    UnreachableError,
+)
+from genomes.factories import minimal, mlp
+from genomes.genome import FORMAT_VERSION, Genome
+from genomes.inspect import macs, num_params, structural_hash, summary
+from genomes.io import dumps, from_dict, load, loads, save, to_dict, to_node_link, write_graphml
+from genomes.registry import ACTIVATIONS, KINDS
+
+__all__ = [
+    "ACTIVATIONS",
+    "FORMAT_VERSION",
+    "KINDS",
+    "ActivationError",
+    "CycleError",
+    "DanglingEdgeError",
+    "FormatError",
+    "Genome",
+    "GenomeError",
+    "GenomeModule",
+    "HeadError",
+    "InputError",
+    "InvalidGenomeError",
+    "KindError",
+    "NonFiniteError",
+    "ShapeError",
+    "UnreachableError",
+    "compile_genome",
+    "dumps",
+    "from_dict",
+    "load",
+    "loads",
+    "macs",
+    "minimal",
+    "mlp",
+    "num_params",
+    "save",
+    "structural_hash",
+    "summary",
+    "to_dict",
+    "to_node_link",
+    "weights_from_module",
+    "write_graphml",
+]

@@ -1,0 +1,163 @@
+"""Compile a :class:`~genomes.genome.Genome` into a ``torch.nn.Module`` and back.
+
+The module walks a precomputed topological order. Each node's incoming edges
+are fused into one weight matrix ``[units_v, sum(units_u)]`` applied to the
+concatenation of its inputs, so a node costs one ``F.linear`` call however
+many edges enter it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genomes.errors import GenomeError
+from genomes.registry import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from genomes.genome import Genome, Part
+
+
+class GenomeModule(nn.Module):
+    """A compiled genome: ``forward(obs) -> (policy_out, value)``.
+
+    ``policy_out`` is the logits (Discrete) or the action mean (Box), shape
+    ``[batch, units]``; ``value`` has shape ``[batch]`` (``None`` when the
+    module was compiled with ``part="policy"``). ``log_std`` is a parameter
+    for a Box action space, else ``None``.
+
+    Attributes
+    ----------
+    node_names : list of str
+        Computed nodes in evaluation order (the input excluded).
+    sources : list of list of str
+        For each computed node, its input nodes in the column order of its
+        fused weight.
+
+    Examples
+    --------
+    >>> import torch, genomes
+    >>> m = genomes.mlp(4, 2, hidden=[8]).compile()
+    >>> logits, value = m(torch.zeros(3, 4))
+    >>> tuple(logits.shape), tuple(value.shape)
+    ((3, 2), (3,))
+    """
+
+    def __init__(self, genome: Genome, dtype: torch.dtype, part: Part = "all"):
+        super().__init__()
+        keep = genome.part_nodes(part)
+        order = [n for n in genome.topological_order() if n in keep]
+        inp = genome.input_node
+        if inp not in keep:
+            raise GenomeError(f"Part {part!r} does not depend on the input node {inp!r}")
+        self.node_names: list[str] = [n for n in order if n != inp]
+        index = {inp: 0} | {n: i + 1 for i, n in enumerate(self.node_names)}
+        self.sources: list[list[str]] = []
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self._plan: list[tuple[list[int], Callable[[torch.Tensor], torch.Tensor]]] = []
+        for n in self.node_names:
+            srcs = sorted(genome.graph.predecessors(n), key=str)
+            self.sources.append(srcs)
+            units = genome.units(n)
+            if srcs:
+                w = np.concatenate([genome.graph.edges[s, n]["weight"] for s in srcs], axis=1)
+            else:
+                w = np.zeros((units, 0))
+            self.weights.append(nn.Parameter(torch.tensor(w, dtype=dtype)))
+            self.biases.append(
+                nn.Parameter(torch.tensor(genome.graph.nodes[n]["bias"], dtype=dtype))
+            )
+            act = ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn
+            self._plan.append(([index[s] for s in srcs], act))
+        self.policy_index = index[genome.policy_node] if genome.policy_node in keep else -1
+        self.value_index = index[genome.value_node] if genome.value_node in keep else -1
+        self.obs_units = genome.units(inp)
+        pol = genome.graph.nodes[genome.policy_node]
+        self.log_std: nn.Parameter | None = None
+        if "log_std" in pol and part != "value":
+            self.log_std = nn.Parameter(torch.tensor(pol["log_std"], dtype=dtype))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Evaluate the network on a batch of observations ``[batch, obs...]``."""
+        x = obs.reshape(obs.shape[0], self.obs_units) if obs.dim() != 2 else obs
+        h: list[torch.Tensor] = [x]
+        for (srcs, act), w, b in zip(self._plan, self.weights, self.biases, strict=True):
+            if len(srcs) == 1:
+                z = F.linear(h[srcs[0]], w, b)
+            elif srcs:
+                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), w, b)
+            else:
+                z = b.expand(x.shape[0], -1)
+            h.append(act(z))
+        policy = h[self.policy_index] if self.policy_index >= 0 else h[-1]
+        value = h[self.value_index].squeeze(-1) if self.value_index >= 0 else None
+        return policy, value
+
+
+def compile_genome(
+    genome: Genome, dtype: torch.dtype | None = None, part: Part = "all"
+) -> GenomeModule:
+    """Compile ``genome`` to a :class:`GenomeModule`.
+
+    Parameters
+    ----------
+    genome : Genome
+        A valid genome.
+    dtype : torch.dtype, optional
+        ``torch.float32`` (default) or ``torch.float64``.
+    part : {"all", "policy", "value"}
+        Keep only the nodes needed for one head (``"policy"`` is what acting
+        needs at deployment).
+
+    Examples
+    --------
+    >>> import torch, genomes
+    >>> g = genomes.minimal(3, 2)
+    >>> m = compile_genome(g, dtype=torch.float64, part="policy")
+    >>> m(torch.ones(1, 3))[1] is None
+    True
+    """
+    return GenomeModule(genome, dtype or torch.float32, part)
+
+
+def weights_from_module(genome: Genome, module: GenomeModule) -> Genome:
+    """A copy of ``genome`` carrying the module's weights, exactly.
+
+    float32 values convert to float64 without rounding, so compiling the
+    result again gives a bitwise-identical module.
+
+    Examples
+    --------
+    >>> import torch, genomes
+    >>> g = genomes.minimal(3, 2)
+    >>> m = g.compile()
+    >>> with torch.no_grad():
+    ...     _ = m.biases[0].fill_(0.5)
+    >>> float(g.with_weights_from(m).graph.nodes[m.node_names[0]]["bias"][0])
+    0.5
+    """
+    child = genome.copy()
+    graph = child.graph
+    for name, srcs, w, b in zip(
+        module.node_names, module.sources, module.weights, module.biases, strict=True
+    ):
+        if name not in graph or sorted(graph.predecessors(name), key=str) != srcs:
+            raise GenomeError(f"Node {name!r}: the module does not match this genome's structure")
+        fused = w.detach().cpu().double().numpy()
+        col = 0
+        for s in srcs:
+            width = child.units(s)
+            graph.edges[s, name]["weight"] = fused[:, col : col + width].copy()
+            col += width
+        graph.nodes[name]["bias"] = b.detach().cpu().double().numpy().copy()
+    if module.log_std is not None:
+        graph.nodes[child.policy_node]["log_std"] = (
+            module.log_std.detach().cpu().double().numpy().copy()
+        )
+    return child

@@ -1,0 +1,116 @@
+"""Factories for common genomes: :func:`mlp` and :func:`minimal`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from genomes.genome import Genome
+from genomes.spaces import SpaceLike, describe_action_space, describe_observation_space, flat_size
+
+
+def orthogonal(rows: int, cols: int, gain: float, rng: np.random.Generator) -> NDArray[np.float64]:
+    """An orthogonal matrix of shape ``(rows, cols)`` scaled by ``gain``.
+
+    >>> w = orthogonal(3, 3, 1.0, np.random.default_rng(0))
+    >>> bool(np.allclose(w @ w.T, np.eye(3)))
+    True
+    """
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return np.asarray(gain * q[:rows, :cols], dtype=np.float64)
+
+
+def _empty(observation_space: SpaceLike, action_space: SpaceLike) -> tuple[Genome, int, int]:
+    obs = describe_observation_space(observation_space)
+    act = describe_action_space(action_space)
+    g = Genome(meta={"observation_space": obs, "action_space": act})
+    n_obs, n_act = flat_size(obs), flat_size(act)
+    g.add_node("input", kind="input", units=n_obs)
+    log_std = np.zeros(n_act) if act["type"] == "box" else None
+    g.add_node("policy", kind="policy", units=n_act, activation="identity", log_std=log_std)
+    g.add_node("value", kind="value", units=1, activation="identity")
+    return g, n_obs, n_act
+
+
+def _chain(
+    g: Genome,
+    prefix: str,
+    hidden: Sequence[int],
+    activation: str,
+    rng: np.random.Generator,
+) -> str:
+    prev = "input"
+    for i, width in enumerate(hidden):
+        name = f"{prefix}{i}"
+        g.add_node(name, kind="hidden", units=width, activation=activation)
+        g.add_edge(prev, name, orthogonal(width, g.units(prev), np.sqrt(2.0), rng))
+        prev = name
+    return prev
+
+
+def mlp(
+    observation_space: SpaceLike,
+    action_space: SpaceLike,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "tanh",
+    shared: bool = False,
+    seed: int = 0,
+) -> Genome:
+    """A multilayer perceptron actor-critic.
+
+    Weights use CleanRL's orthogonal initialisation (gain sqrt(2) for hidden
+    layers, 0.01 for the policy head, 1 for the value head), zero biases and
+    ``log_std = 0`` for a Box action space.
+
+    Parameters
+    ----------
+    observation_space : int or gymnasium Box
+        Observation size or space.
+    action_space : int or gymnasium Discrete/Box
+        Number of discrete actions or the space.
+    hidden : sequence of int
+        Widths of the hidden layers.
+    activation : str
+        Activation of the hidden layers.
+    shared : bool
+        One trunk feeding both heads; by default separate actor (``h0``, ``h1``
+        ...) and critic (``v0``, ``v1`` ...) trunks.
+    seed : int
+        Seed of the initialisation.
+
+    Returns
+    -------
+    Genome
+
+    Examples
+    --------
+    >>> g = mlp(4, 2)
+    >>> g.num_params()
+    9155
+    >>> mlp(4, 2, hidden=[16], shared=True).num_params()
+    131
+    """
+    rng = np.random.default_rng(seed)
+    g, _, n_act = _empty(observation_space, action_space)
+    actor = _chain(g, "h", hidden, activation, rng)
+    critic = actor if shared else _chain(g, "v", hidden, activation, rng)
+    g.add_edge(actor, "policy", orthogonal(n_act, g.units(actor), 0.01, rng))
+    g.add_edge(critic, "value", orthogonal(1, g.units(critic), 1.0, rng))
+    return g.validate()
+
+
+def minimal(observation_space: SpaceLike, action_space: SpaceLike, seed: int = 0) -> Genome:
+    """The smallest genome: the input wired straight to both heads (a linear policy).
+
+    Examples
+    --------
+    >>> minimal(4, 2).num_params()
+    15
+    """
+    return mlp(observation_space, action_space, hidden=(), seed=seed)

@@ -1,0 +1,282 @@
+"""Save and load genomes: versioned JSON, weights as base64, no pickle.
+
+The format is documented in ``docs/genome-format.md``. Reading goes through
+plain dicts; every field is type-checked and the genome is validated, so an
+untrusted file can only produce a valid genome or a :class:`FormatError` /
+:class:`InvalidGenomeError` naming the problem. Nothing is ever executed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from numpy.typing import NDArray
+
+from genomes.errors import FormatError, GenomeError
+from genomes.genome import FORMAT_VERSION, Genome
+
+FORMAT_NAME = "growagent.genome"
+
+_READERS: dict[int, Any] = {}
+
+
+def encode_array(arr: NDArray[Any]) -> dict[str, Any]:
+    """Encode an array as ``{"dtype", "shape", "data"}`` (little-endian, base64).
+
+    >>> encode_array(np.array([1.0]))
+    {'dtype': 'float64', 'shape': [1], 'data': 'AAAAAAAA8D8='}
+    """
+    a = np.ascontiguousarray(arr, dtype=np.dtype("<f8"))
+    return {
+        "dtype": "float64",
+        "shape": list(a.shape),
+        "data": base64.b64encode(a.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(obj: Any, where: str) -> NDArray[np.float64]:
+    """Decode :func:`encode_array`'s output; ``where`` names the field in errors."""
+    if not isinstance(obj, dict) or set(obj) != {"dtype", "shape", "data"}:
+        raise FormatError(
+            f"{where}: expected an object with dtype, shape and data (got {obj!r:.80})"
+        )
+    if obj["dtype"] != "float64":
+        raise FormatError(f"{where}: expected dtype 'float64' (got {obj['dtype']!r})")
+    shape = obj["shape"]
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise FormatError(f"{where}: expected a list of non-negative ints as shape (got {shape!r})")
+    if not isinstance(obj["data"], str):
+        raise FormatError(f"{where}: expected base64 text as data")
+    try:
+        raw = base64.b64decode(obj["data"], validate=True)
+    except ValueError as exc:
+        raise FormatError(f"{where}: data is not valid base64 ({exc})") from None
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != 8 * count:
+        raise FormatError(f"{where}: expected {8 * count} bytes for shape {shape} (got {len(raw)})")
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(shape)
+
+
+def to_dict(genome: Genome) -> dict[str, Any]:
+    """The JSON-ready dict form of ``genome`` (format version 1).
+
+    Examples
+    --------
+    >>> import genomes
+    >>> d = to_dict(genomes.minimal(3, 2))
+    >>> d["format"], d["format_version"], [n["id"] for n in d["nodes"]]
+    ('growagent.genome', 1, ['input', 'policy', 'value'])
+    """
+    nodes = []
+    for n in genome.topological_order():
+        d = genome.graph.nodes[n]
+        entry: dict[str, Any] = {"id": n, "kind": d["kind"], "units": int(d["units"])}
+        if d["kind"] != "input":
+            entry["activation"] = d["activation"]
+            entry["bias"] = encode_array(d["bias"])
+        if "log_std" in d:
+            entry["log_std"] = encode_array(d["log_std"])
+        nodes.append(entry)
+    edges = [
+        {"source": u, "target": v, "weight": encode_array(genome.graph.edges[u, v]["weight"])}
+        for u, v in sorted(genome.graph.edges, key=lambda e: (str(e[0]), str(e[1])))
+    ]
+    meta = {k: genome.meta[k] for k in sorted(genome.meta)}
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "meta": json.loads(json.dumps(meta, allow_nan=False, default=_json_default)),
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    raise TypeError(f"Metadata value of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _require(obj: dict[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
+    if key not in obj:
+        raise FormatError(f"{where}: missing field {key!r}")
+    value = obj[key]
+    if (
+        not isinstance(value, types)
+        or (isinstance(value, bool)
+        and bool not in (types if isinstance(types, tuple) else (types,)))
+    ):
+        raise FormatError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _read_v1(data: dict[str, Any]) -> Genome:
+    meta = _require(data, "meta", dict, "genome")
+    genome = Genome(meta=meta)
+    nodes = _require(data, "nodes", list, "genome")
+    edges = _require(data, "edges", list, "genome")
+    for i, node in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(node, dict):
+            raise FormatError(f"{where}: expected an object")
+        name = _require(node, "id", str, where)
+        where = f"node {name!r}"
+        if name in genome.graph:
+            raise FormatError(f"{where}: duplicate node id")
+        attrs: dict[str, Any] = {
+            "kind": _require(node, "kind", str, where),
+            "units": _require(node, "units", int, where),
+            "activation": node.get("activation", "identity"),
+        }
+        if not isinstance(attrs["activation"], str):
+            raise FormatError(f"{where}: field 'activation' has the wrong type")
+        for key in ("bias", "log_std"):
+            if key in node:
+                attrs[key] = decode_array(node[key], f"{where} {key}")
+        genome.graph.add_node(name, **attrs)
+    for i, edge in enumerate(edges):
+        where = f"edges[{i}]"
+        if not isinstance(edge, dict):
+            raise FormatError(f"{where}: expected an object")
+        u = _require(edge, "source", str, where)
+        v = _require(edge, "target", str, where)
+        where = f"edge {u!r}->{v!r}"
+        for end in (u, v):
+            if end not in genome.graph:
+                from genomes.errors import DanglingEdgeError
+
+                raise DanglingEdgeError(f"Edge {u!r}->{v!r}: node {end!r} does not exist")
+        if genome.graph.has_edge(u, v):
+            raise FormatError(f"{where}: duplicate edge")
+        genome.graph.add_edge(u, v, weight=decode_array(edge.get("weight"), f"{where} weight"))
+    return genome.validate()
+
+
+_READERS[1] = _read_v1
+
+
+def from_dict(data: Any) -> Genome:
+    """Build and validate a genome from :func:`to_dict`'s output (any known version).
+
+    Raises
+    ------
+    FormatError
+        When the structure is not a genome file of a known version.
+    InvalidGenomeError
+        When it is, but the genome breaks a rule.
+    """
+    if not isinstance(data, dict):
+        raise FormatError(f"Expected a JSON object at the top level (got {type(data).__name__})")
+    if data.get("format") != FORMAT_NAME:
+        raise FormatError(f"Expected format {FORMAT_NAME!r} (got {data.get('format')!r})")
+    version = data.get("format_version")
+    if version not in _READERS:
+        raise FormatError(f"Expected format_version in {sorted(_READERS)} (got {version!r})")
+    return _READERS[version](data)
+
+
+def dumps(genome: Genome) -> str:
+    """The genome as a JSON string."""
+    return json.dumps(to_dict(genome), indent=1, allow_nan=False)
+
+
+def loads(text: str | bytes) -> Genome:
+    """Parse a genome from a JSON string (validated; never runs code)."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FormatError(f"Not valid JSON: {exc}") from None
+    return from_dict(data)
+
+
+def _reject_constant(name: str) -> float:
+    raise FormatError(f"Expected finite numbers (got {name})")
+
+
+def save(genome: Genome, path: str | Path) -> Path:
+    """Write ``genome`` as JSON, atomically (a crash never leaves half a file).
+
+    Examples
+    --------
+    >>> import genomes, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.json")
+    >>> g = genomes.minimal(3, 2)
+    >>> genomes.load(genomes.save(g, p)).structural_hash() == g.structural_hash()
+    True
+    """
+    path = Path(path)
+    text = dumps(genome)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path) -> Genome:
+    """Read a genome file written by :func:`save`.
+
+    Raises
+    ------
+    FormatError, InvalidGenomeError
+        With a message naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return loads(text)
+    except GenomeError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def to_node_link(genome: Genome) -> dict[str, Any]:
+    """Node-link JSON (weights as nested lists), every networkx key explicit.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> sorted(to_node_link(genomes.minimal(2, 2)))
+    ['directed', 'edges', 'graph', 'meta', 'multigraph', 'nodes']
+    """
+    g = nx.DiGraph()
+    for n, d in genome.graph.nodes(data=True):
+        g.add_node(n, **{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()})
+    for u, v, w in genome.graph.edges(data="weight"):
+        g.add_edge(u, v, weight=np.asarray(w).tolist())
+    data: dict[str, Any] = nx.node_link_data(
+        g, source="source", target="target", name="id", key="key", edges="edges"
+    )
+    data["meta"] = json.loads(json.dumps(genome.meta, default=_json_default))
+    return data
+
+
+def write_graphml(genome: Genome, path: str | Path) -> Path:
+    """GraphML export; arrays are stored as JSON text attributes."""
+    g = nx.DiGraph()
+    for n, d in genome.graph.nodes(data=True):
+        attrs = {
+            k: (json.dumps(v.tolist()) if isinstance(v, np.ndarray) else v) for k, v in d.items()
+        }
+        g.add_node(str(n), **attrs)
+    for u, v, w in genome.graph.edges(data="weight"):
+        g.add_edge(str(u), str(v), weight=json.dumps(np.asarray(w).tolist()))
+    path = Path(path)
+    nx.write_graphml(g, path, named_key_ids=True)
+    return path

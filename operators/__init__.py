@@ -1,0 +1,1 @@
+"""operators: function-preserving and pruning transforms of a genome."""

@@ -23,6 +23,7 @@ from genomes.errors import (
     KindError,
     NonFiniteError,
     ShapeError,
+    SpaceError,
     UnreachableError,
 )
 from genomes.factories import minimal, mlp
@@ -48,6 +49,7 @@ __all__ = [
     "KindError",
     "NonFiniteError",
     "ShapeError",
+    "SpaceError",
     "UnreachableError",
     "compile_genome",
     "dumps",

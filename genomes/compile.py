@@ -9,7 +9,7 @@ many edges enter it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,11 @@ from genomes.registry import ACTIVATIONS
 
 if TYPE_CHECKING:
     from genomes.genome import Genome, Part
+
+
+def _tensor(arr: np.ndarray[Any, Any], dtype: torch.dtype) -> torch.Tensor:
+    """A contiguous tensor copy of ``arr`` (a transposed array would slow every matmul)."""
+    return torch.tensor(np.ascontiguousarray(arr), dtype=dtype)
 
 
 class GenomeModule(nn.Module):
@@ -60,7 +65,7 @@ class GenomeModule(nn.Module):
         self.sources: list[list[str]] = []
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        self._plan: list[tuple[list[int], Callable[[torch.Tensor], torch.Tensor]]] = []
+        self._plan: list[tuple[list[int], Callable[[torch.Tensor], torch.Tensor], list[int]]] = []
         for n in self.node_names:
             srcs = sorted(genome.graph.predecessors(n), key=str)
             self.sources.append(srcs)
@@ -69,35 +74,47 @@ class GenomeModule(nn.Module):
                 w = np.concatenate([genome.graph.edges[s, n]["weight"] for s in srcs], axis=1)
             else:
                 w = np.zeros((units, 0))
-            self.weights.append(nn.Parameter(torch.tensor(w, dtype=dtype)))
-            self.biases.append(
-                nn.Parameter(torch.tensor(genome.graph.nodes[n]["bias"], dtype=dtype))
-            )
+            self.weights.append(nn.Parameter(_tensor(w, dtype)))
+            self.biases.append(nn.Parameter(_tensor(genome.graph.nodes[n]["bias"], dtype)))
             act = ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn
-            self._plan.append(([index[s] for s in srcs], act))
+            self._plan.append(([index[s] for s in srcs], act, []))
         self.policy_index = index[genome.policy_node] if genome.policy_node in keep else -1
         self.value_index = index[genome.value_node] if genome.value_node in keep else -1
+        # Free each intermediate right after its last reader: a big batch then reuses
+        # the allocator's cached blocks instead of holding every layer's output alive.
+        last_use: dict[int, int] = {}
+        for step, (srcs_idx, _, _) in enumerate(self._plan):
+            for i in srcs_idx:
+                last_use[i] = step
+        for i, step in last_use.items():
+            if i not in (self.policy_index, self.value_index):
+                self._plan[step][2].append(i)
         self.obs_units = genome.units(inp)
         pol = genome.graph.nodes[genome.policy_node]
         self.log_std: nn.Parameter | None = None
         if "log_std" in pol and part != "value":
-            self.log_std = nn.Parameter(torch.tensor(pol["log_std"], dtype=dtype))
+            self.log_std = nn.Parameter(_tensor(pol["log_std"], dtype))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Evaluate the network on a batch of observations ``[batch, obs...]``."""
+        """Evaluate the network on a batch of observations ``[batch, obs...]``.
+
+        Observations of another floating dtype are cast to the module's dtype.
+        """
         x = obs.reshape(obs.shape[0], self.obs_units) if obs.dim() != 2 else obs
-        h: list[torch.Tensor] = [x]
-        for (srcs, act), w, b in zip(self._plan, self.weights, self.biases, strict=True):
+        dtype = self.biases[0].dtype
+        h: list[torch.Tensor | None] = [x if x.dtype == dtype else x.to(dtype)]
+        for (srcs, act, release), w, b in zip(self._plan, self.weights, self.biases, strict=True):
             if len(srcs) == 1:
-                z = F.linear(h[srcs[0]], w, b)
-            elif srcs:
-                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), w, b)
+                z = F.linear(h[srcs[0]], w, b)  # type: ignore[arg-type]
             else:
-                z = b.expand(x.shape[0], -1)
+                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), w, b)  # type: ignore[misc]
             h.append(act(z))
+            for i in release:
+                h[i] = None
         policy = h[self.policy_index] if self.policy_index >= 0 else h[-1]
-        value = h[self.value_index].squeeze(-1) if self.value_index >= 0 else None
-        return policy, value
+        value = h[self.value_index] if self.value_index >= 0 else None
+        assert policy is not None
+        return policy, None if value is None else value.squeeze(-1)
 
 
 def compile_genome(

@@ -49,3 +49,7 @@ class UnreachableError(InvalidGenomeError):
 
 class FormatError(GenomeError, ValueError):
     """A serialised genome cannot be read (bad JSON, missing field, unknown version)."""
+
+
+class SpaceError(InvalidGenomeError):
+    """The observation or action space description is missing or malformed."""

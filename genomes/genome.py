@@ -27,6 +27,7 @@ from genomes.errors import (
     KindError,
     NonFiniteError,
     ShapeError,
+    SpaceError,
     UnreachableError,
 )
 from genomes.registry import ACTIVATIONS, KINDS
@@ -41,6 +42,40 @@ FORMAT_VERSION = 1
 """Version of the serialised genome format written by this package."""
 
 Part = Literal["policy", "value", "all"]
+
+
+def _check_array(arr: Any, shape: tuple[int, ...], what: str) -> None:
+    """Raise unless ``arr`` is a finite real array of ``shape``; ``what`` starts the message."""
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iuf":
+        got = type(arr).__name__ if not isinstance(arr, np.ndarray) else f"dtype {arr.dtype}"
+        raise ShapeError(f"{what}: expected a real NumPy array of shape {shape} (got {got})")
+    if arr.shape != shape:
+        raise ShapeError(f"{what}: expected shape {shape} (got {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise NonFiniteError(f"{what}: expected finite values (got {bad} NaN or inf)")
+
+
+def _check_space(desc: Any, key: str, types: tuple[str, ...]) -> None:
+    """Raise :class:`SpaceError` unless ``desc`` is a well-formed space description."""
+    if not isinstance(desc, dict) or desc.get("type") not in types:
+        raise SpaceError(
+            f"Metadata {key!r}: expected a dict with type in {list(types)} (got {desc!r:.100})"
+        )
+    if desc["type"] == "discrete":
+        n = desc.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise SpaceError(f"Metadata {key!r}: expected a positive integer 'n' (got {n!r})")
+        return
+    shape = desc.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)
+    ):
+        raise SpaceError(
+            f"Metadata {key!r}: expected a non-empty list of positive ints as 'shape' (got {shape!r})"
+        )
 
 
 def _as_array(x: Any, shape: tuple[int, ...] | None = None) -> NDArray[np.float64]:
@@ -66,7 +101,7 @@ class Genome:
     >>> import genomes
     >>> g = genomes.mlp(4, 2, hidden=[8])
     >>> g.num_params()
-    130
+    107
     >>> g.policy_node, g.value_node
     ('policy', 'value')
     """
@@ -190,7 +225,7 @@ class Genome:
             A subclass naming the offending node or edge: ``KindError``,
             ``ActivationError``, ``InputError``, ``HeadError``,
             ``DanglingEdgeError``, ``CycleError``, ``ShapeError``,
-            ``NonFiniteError``, ``UnreachableError``.
+            ``NonFiniteError``, ``SpaceError``, ``UnreachableError``.
 
         Examples
         --------
@@ -203,17 +238,21 @@ class Genome:
         genomes.errors.ActivationError: Node 'h0': expected an activation in [...] (got 'swish2')
         """
         g = self.graph
+        for u, v in g.edges:
+            for end in (u, v):
+                if not g.nodes[end]:
+                    raise DanglingEdgeError(f"Edge {u!r}->{v!r}: node {end!r} does not exist")
         for n, data in g.nodes(data=True):
             kind = data.get("kind")
-            if kind not in KINDS:
+            if not isinstance(kind, str) or kind not in KINDS:
                 raise KindError(f"Node {n!r}: expected a kind in {sorted(KINDS)} (got {kind!r})")
             act = data.get("activation", "identity")
-            if act not in ACTIVATIONS:
+            if not isinstance(act, str) or act not in ACTIVATIONS:
                 raise ActivationError(
                     f"Node {n!r}: expected an activation in {sorted(ACTIVATIONS)} (got {act!r})"
                 )
             units = data.get("units")
-            if not isinstance(units, (int, np.integer)) or units < 1:
+            if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
                 raise ShapeError(f"Node {n!r}: expected a positive integer 'units' (got {units!r})")
         inputs = self.nodes_of_kind("input")
         if len(inputs) != 1:
@@ -237,10 +276,6 @@ class Genome:
             raise HeadError(
                 f"Value head {value!r}: expected 1 unit (got {g.nodes[value]['units']})"
             )
-        for u, v in g.edges:
-            for end in (u, v):
-                if "kind" not in g.nodes[end]:
-                    raise DanglingEdgeError(f"Edge {u!r}->{v!r}: node {end!r} does not exist")
         try:
             cycle = nx.find_cycle(g)
         except nx.NetworkXNoCycle:
@@ -251,9 +286,8 @@ class Genome:
         self._validate_arrays()
         self._validate_spaces()
         reach_in = nx.descendants(g, inp) | {inp}
-        heads = {self.policy_node, self.value_node}
-        reach_out = set(heads)
-        for h in heads:
+        reach_out = {self.policy_node, self.value_node}
+        for h in (self.policy_node, self.value_node):
             reach_out |= nx.ancestors(g, h)
         for n in self.topological_order():
             if n not in reach_in:
@@ -267,35 +301,24 @@ class Genome:
         for n, data in g.nodes(data=True):
             if data["kind"] == "input":
                 continue
+            if "bias" not in data:
+                raise ShapeError(f"Node {n!r}: expected a bias (got none)")
             for key in ("bias", "log_std"):
-                if key not in data:
-                    if key == "bias":
-                        raise ShapeError(f"Node {n!r}: expected a bias (got none)")
-                    continue
-                arr = np.asarray(data[key])
-                if arr.shape != (data["units"],):
-                    raise ShapeError(
-                        f"Node {n!r}: expected {key} of shape ({data['units']},) (got {arr.shape})"
-                    )
-                if not np.all(np.isfinite(arr)):
-                    raise NonFiniteError(f"Node {n!r}: expected finite {key} (got NaN or inf)")
+                if key in data:
+                    _check_array(data[key], (int(data["units"]),), f"Node {n!r}: {key}")
         for u, v, w in g.edges(data="weight"):
-            expected = (g.nodes[v]["units"], g.nodes[u]["units"])
-            arr = np.asarray(w) if w is not None else None
-            if arr is None or arr.shape != expected:
-                got = None if arr is None else arr.shape
-                raise ShapeError(
-                    f"Edge {u!r}->{v!r}: expected weight of shape {expected} (got {got})"
-                )
-            if not np.all(np.isfinite(arr)):
-                raise NonFiniteError(f"Edge {u!r}->{v!r}: expected finite weights (got NaN or inf)")
+            expected = (int(g.nodes[v]["units"]), int(g.nodes[u]["units"]))
+            _check_array(w, expected, f"Edge {u!r}->{v!r}: weight")
 
     def _validate_spaces(self) -> None:
         meta = self.meta
         if "observation_space" not in meta or "action_space" not in meta:
-            raise InputError(
-                "Expected 'observation_space' and 'action_space' in metadata (got none)"
+            raise SpaceError(
+                "Expected 'observation_space' and 'action_space' in metadata (got "
+                f"{sorted(k for k in ('observation_space', 'action_space') if k in meta)})"
             )
+        _check_space(meta["observation_space"], "observation_space", ("box",))
+        _check_space(meta["action_space"], "action_space", ("box", "discrete"))
         inp = self.input_node
         obs = flat_size(meta["observation_space"])
         if self.units(inp) != obs:

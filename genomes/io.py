@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from genomes.genome import FORMAT_VERSION, Genome
 
 FORMAT_NAME = "growagent.genome"
 
-_READERS: dict[int, Any] = {}
+_READERS: dict[int, Callable[[dict[str, Any]], Genome]] = {}
 
 
 def encode_array(arr: NDArray[Any]) -> dict[str, Any]:
@@ -110,10 +111,8 @@ def _require(obj: dict[str, Any], key: str, types: type | tuple[type, ...], wher
     if key not in obj:
         raise FormatError(f"{where}: missing field {key!r}")
     value = obj[key]
-    if (
-        not isinstance(value, types)
-        or (isinstance(value, bool)
-        and bool not in (types if isinstance(types, tuple) else (types,)))
+    if not isinstance(value, types) or (
+        isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))
     ):
         raise FormatError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
     return value

@@ -1,8 +1,10 @@
 """genomes: graph genomes for actor-critic networks.
 
 A :class:`Genome` is a networkx DAG of unit groups with weights. This package
-depends on networkx, NumPy and torch only (``to_pyg`` imports
-torch_geometric lazily), so other NAS projects can reuse it.
+depends on networkx, NumPy and torch only (``draw`` imports matplotlib and
+``to_pyg`` imports torch_geometric when called), so other NAS projects can
+reuse it. ``genomes.testing.random_genome`` draws random valid genomes for
+tests.
 
     >>> import genomes
     >>> g = genomes.mlp(4, 2, hidden=[16])
@@ -11,6 +13,7 @@ torch_geometric lazily), so other NAS projects can reuse it.
 """
 
 from genomes.compile import GenomeModule, compile_genome, weights_from_module
+from genomes.draw import draw
 from genomes.errors import (
     ActivationError,
     CycleError,
@@ -30,6 +33,7 @@ from genomes.factories import minimal, mlp
 from genomes.genome import FORMAT_VERSION, Genome
 from genomes.inspect import macs, num_params, structural_hash, summary
 from genomes.io import dumps, from_dict, load, loads, save, to_dict, to_node_link, write_graphml
+from genomes.pyg import to_pyg
 from genomes.registry import ACTIVATIONS, KINDS
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "SpaceError",
     "UnreachableError",
     "compile_genome",
+    "draw",
     "dumps",
     "from_dict",
     "load",
@@ -65,6 +70,7 @@ __all__ = [
     "summary",
     "to_dict",
     "to_node_link",
+    "to_pyg",
     "weights_from_module",
     "write_graphml",
 ]

@@ -1,11 +1,213 @@
-"""The ``growagent`` command line (placeholder until the evolution issue lands)."""
+"""The ``growagent`` command line.
+
+Subcommands: ``run``, ``resume``, ``show``, ``eval``, ``report``, ``export``.
+Bad input (missing file, malformed genome or config, unknown key, bad
+environment) prints one line naming the problem and exits with code 2.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """An error in what the user gave us; printed as one line."""
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from genomes import GenomeError
+    from growagent.archive import ArchiveError
+    from growagent.mapping import ConfigError
+
+    return (
+        UserError,
+        GenomeError,
+        ConfigError,
+        ArchiveError,
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        PermissionError,
+    )
+
+
+def _print_front(result: object) -> None:
+    from growagent.run import RunResult
+
+    assert isinstance(result, RunResult)
+    print("\nPareto front (return up, policy size down):")
+    print(f"  {'id':<20} {'return':>9} {'size':>7}")
+    for e in result.pareto:
+        mark = "  <- champion" if e.id == result.champion.id else ""
+        print(f"  {e.id:<20} {e.ret:9.2f} {e.size:7d}{mark}")
+    print(f"\nchampion: {result.run_dir / 'champion.json'}")
+    print(f"report:   {result.run_dir / 'report' / 'index.html'}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from growagent.report import write_report
+    from growagent.run import run
+
+    result = run(
+        args.config, out=args.out, executor=args.executor, workers=args.workers, quiet=args.quiet
+    )
+    write_report(result.run_dir)
+    _print_front(result)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from growagent.report import write_report
+    from growagent.run import resume
+
+    result = resume(
+        args.run_dir,
+        executor=args.executor,
+        workers=args.workers,
+        generations=args.generations,
+        quiet=args.quiet,
+    )
+    write_report(result.run_dir)
+    _print_front(result)
+    return 0
+
+
+def _load_genome_or_run(path: str) -> object:
+    import genomes
+
+    p = Path(path)
+    if p.is_dir():
+        champion = p / "champion.json"
+        if not champion.exists():
+            raise UserError(f"{p}: no champion.json here (is the run finished?)")
+        return genomes.load(champion)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file")
+    return genomes.load(p)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    genome = _load_genome_or_run(args.genome)
+    from genomes import Genome
+
+    assert isinstance(genome, Genome)
+    print(genome.summary())
+    lineage = genome.meta["lineage"]
+    print(f"structural hash: {genome.structural_hash()}")
+    print(f"lineage: id={lineage.get('id')} parents={lineage.get('parents')} op={lineage.get('operator')}")
+    if args.png:
+        print(f"picture: {genome.draw(args.png)}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from genomes import Genome
+    from growagent.rl.evaluate import evaluate
+
+    genome = _load_genome_or_run(args.genome)
+    assert isinstance(genome, Genome)
+    env = args.env or genome.meta.get("tags", {}).get("env")
+    if not env:
+        raise UserError("No environment: pass --env ID (the genome does not name one)")
+    result = evaluate(genome, env, episodes=args.episodes, seed=args.seed, deterministic=True)
+    print(
+        f"{env}: mean return {result.mean:.2f} +- {result.std:.2f} over {args.episodes} episodes "
+        f"(seeds {args.seed}..{args.seed + args.episodes - 1}); policy parameters "
+        f"{genome.num_params('policy')}"
+    )
+    if args.render_video:
+        from growagent.export import render_episode
+
+        print(f"video: {render_episode(genome, env, args.render_video, seed=args.seed)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from growagent.report import write_report
+
+    print(f"report: {write_report(Path(args.run_dir))}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from genomes import Genome
+    from growagent.export import export_policy
+
+    genome = _load_genome_or_run(args.genome)
+    assert isinstance(genome, Genome)
+    out = args.out or str(Path(args.genome).with_suffix(".pt" if args.format == "torchscript" else ".onnx"))
+    print(f"exported: {export_policy(genome, out, fmt=args.format)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``growagent`` command."""
+    p = argparse.ArgumentParser(prog="growagent", description=__doc__.splitlines()[0])
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="launch an evolution run from a TOML config")
+    r.add_argument("config", help="run config (TOML), e.g. runs/cartpole.toml")
+    r.add_argument("--out", help="run directory (default: <out>/<name> from the config)")
+    r.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
+    r.add_argument("--executor", choices=["serial", "process", "ray"])
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("resume", help="continue a run from its archive")
+    s.add_argument("run_dir")
+    s.add_argument("--workers", type=int)
+    s.add_argument("--executor", choices=["serial", "process", "ray"])
+    s.add_argument("--generations", type=int, help="raise the total number of generations")
+    s.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    s.set_defaults(func=cmd_resume)
+
+    w = sub.add_parser("show", help="summary (and picture) of a genome or a run's champion")
+    w.add_argument("genome", help="genome JSON file or run directory")
+    w.add_argument("--png", help="also draw the graph to this PNG/SVG path")
+    w.set_defaults(func=cmd_show)
+
+    e = sub.add_parser("eval", help="evaluate a genome on an environment")
+    e.add_argument("genome", help="genome JSON file or run directory")
+    e.add_argument("--env", help="gymnasium id (default: the one stored in the genome)")
+    e.add_argument("--episodes", type=int, default=20)
+    e.add_argument("--seed", type=int, default=10_000, help="first episode seed")
+    e.add_argument("--render-video", help="write one episode as a GIF here")
+    e.set_defaults(func=cmd_eval)
+
+    o = sub.add_parser("report", help="write plots and index.html for a run")
+    o.add_argument("run_dir")
+    o.set_defaults(func=cmd_report)
+
+    x = sub.add_parser("export", help="export a standalone policy (obs -> action)")
+    x.add_argument("genome", help="genome JSON file or run directory")
+    x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
+    x.add_argument("--out", help="output file")
+    x.set_defaults(func=cmd_export)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``growagent`` command."""
-    print("growagent: no commands yet", file=sys.stderr)
-    return 2
+    """Entry point of the ``growagent`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("growagent: interrupted; the archive keeps every finished result", file=sys.stderr)
+        return 130
+    except _bad_input_types() as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"growagent: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

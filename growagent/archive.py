@@ -1,0 +1,254 @@
+"""The run archive: one SQLite database (WAL) per run directory.
+
+Every genome, every assessment, every generation and the run config are
+written as they arrive, each in its own transaction, so a killed run loses
+nothing that finished. Resume, reports and the user all read the same file;
+the schema is documented in ``docs/archive.md``.
+
+    >>> import tempfile, genomes
+    >>> a = Archive(tempfile.mkdtemp() + "/archive.sqlite")
+    >>> g = genomes.minimal(4, 2)
+    >>> g.meta["lineage"]["id"] = "g0"
+    >>> a.add_genome(g, generation=0)
+    >>> a.genome("g0").num_params()
+    15
+    >>> a.close()
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import genomes
+from genomes import Genome
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS genomes (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT,
+    operator TEXT,
+    operator_params TEXT,
+    structural_hash TEXT NOT NULL,
+    params INTEGER NOT NULL,
+    policy_params INTEGER NOT NULL,
+    policy_macs INTEGER NOT NULL,
+    generation INTEGER,
+    body TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessments (
+    genome_id TEXT PRIMARY KEY REFERENCES genomes(id),
+    generation INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    return_mean REAL,
+    return_std REAL,
+    policy_params INTEGER,
+    policy_macs INTEGER,
+    predicted REAL,
+    attempts INTEGER NOT NULL,
+    wall_time REAL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS generations (
+    generation INTEGER PRIMARY KEY,
+    population TEXT NOT NULL,
+    pareto TEXT NOT NULL,
+    stats TEXT NOT NULL,
+    rng_state TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+class ArchiveError(RuntimeError):
+    """The archive file is missing, locked or not a growagent archive."""
+
+
+class Archive:
+    """A run's SQLite archive.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file; created with the schema if missing.
+    readonly : bool
+        Open an existing archive for reading only.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise ArchiveError(f"{self.path}: no archive here")
+        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        try:
+            self.db = sqlite3.connect(uri, uri=readonly, timeout=30.0)
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                with self.db:
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{self.path}: not a growagent archive ({exc})") from None
+        if version != str(SCHEMA_VERSION):
+            raise ArchiveError(f"{self.path}: expected schema version 1 (got {version!r})")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ meta
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` (config, teacher id, status...)."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+            )
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The JSON value under ``key`` (the schema version is stored as text)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return default
+        if key == "schema_version":
+            return row[0]
+        return json.loads(row[0])
+
+    # --------------------------------------------------------------- genomes
+    def add_genome(self, genome: Genome, generation: int | None = None) -> None:
+        """Insert a genome (ignored if its id is already there)."""
+        lineage = genome.meta["lineage"]
+        gid = lineage.get("id")
+        if not gid:
+            raise ArchiveError("Expected a genome with a lineage id (got none)")
+        parents = lineage.get("parents") or []
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO genomes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    gid,
+                    parents[0] if parents else None,
+                    lineage.get("operator"),
+                    json.dumps(lineage.get("params", {}), sort_keys=True),
+                    genome.structural_hash(),
+                    genome.num_params(),
+                    genome.num_params("policy"),
+                    genome.macs("policy"),
+                    generation,
+                    genomes.dumps(genome),
+                    time.time(),
+                ),
+            )
+
+    def genome(self, genome_id: str) -> Genome:
+        """Load a genome by id."""
+        row = self.db.execute("SELECT body FROM genomes WHERE id = ?", (genome_id,)).fetchone()
+        if row is None:
+            raise ArchiveError(f"{self.path}: no genome with id {genome_id!r}")
+        return genomes.loads(row[0])
+
+    def has_genome(self, genome_id: str) -> bool:
+        """Whether a genome with this id is stored."""
+        q = "SELECT 1 FROM genomes WHERE id = ?"
+        return self.db.execute(q, (genome_id,)).fetchone() is not None
+
+    # ----------------------------------------------------------- assessments
+    def add_assessment(self, genome_id: str, generation: int, seed: int, row: dict[str, Any]) -> None:
+        """Record one assessment; ``row`` holds status, error, return_mean, ..."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO assessments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    genome_id,
+                    generation,
+                    seed,
+                    row["status"],
+                    row.get("error"),
+                    row.get("return_mean"),
+                    row.get("return_std"),
+                    row.get("policy_params"),
+                    row.get("policy_macs"),
+                    row.get("predicted"),
+                    row.get("attempts", 1),
+                    row.get("wall_time"),
+                    time.time(),
+                ),
+            )
+
+    def assessment(self, genome_id: str) -> dict[str, Any] | None:
+        """The assessment row of a genome as a dict, or None."""
+        cur = self.db.execute("SELECT * FROM assessments WHERE genome_id = ?", (genome_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cur.description], row, strict=True))
+
+    def assessments(self) -> Iterator[dict[str, Any]]:
+        """Every assessment row, in insertion order."""
+        cur = self.db.execute("SELECT * FROM assessments ORDER BY rowid")
+        names = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(names, row, strict=True))
+
+    # ----------------------------------------------------------- generations
+    def add_generation(
+        self,
+        generation: int,
+        population: list[str],
+        pareto: list[str],
+        stats: dict[str, Any],
+        rng_state: dict[str, Any],
+    ) -> None:
+        """Record a finished generation: the checkpoint resume starts from."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?)",
+                (
+                    generation,
+                    json.dumps(population),
+                    json.dumps(pareto),
+                    json.dumps(stats, sort_keys=True),
+                    json.dumps(rng_state, sort_keys=True),
+                    time.time(),
+                ),
+            )
+
+    def generations(self) -> list[dict[str, Any]]:
+        """Every finished generation, oldest first, JSON fields decoded."""
+        cur = self.db.execute("SELECT * FROM generations ORDER BY generation")
+        names = [c[0] for c in cur.description]
+        out = []
+        for row in cur:
+            d = dict(zip(names, row, strict=True))
+            for key in ("population", "pareto", "stats", "rng_state"):
+                d[key] = json.loads(d[key])
+            out.append(d)
+        return out
+
+    def last_generation(self) -> dict[str, Any] | None:
+        """The newest finished generation, or None."""
+        gens = self.generations()
+        return gens[-1] if gens else None

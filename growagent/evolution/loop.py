@@ -1,0 +1,102 @@
+"""The generational loop, in the style of ``deap.algorithms.eaMuPlusLambda``."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from deap import base, tools
+
+from growagent.evolution.toolbox import GenomeIndividual
+
+Hook = Callable[[int, list[GenomeIndividual], tools.Logbook], None]
+
+
+def ea_mu_plus_lambda(
+    population: list[GenomeIndividual],
+    toolbox: base.Toolbox,
+    *,
+    mu: int,
+    lambda_: int,
+    ngen: int,
+    rng: np.random.Generator,
+    stats: tools.Statistics | None = None,
+    halloffame: tools.ParetoFront | None = None,
+    start_gen: int = 0,
+    logbook: tools.Logbook | None = None,
+    hooks: Sequence[Hook] = (),
+) -> tuple[list[GenomeIndividual], tools.Logbook]:
+    """(mu + lambda) evolution with mutation only; returns ``(population, logbook)``.
+
+    Pseudocode::
+
+        evaluate(individuals of population with invalid fitness)
+        for g in start_gen + 1 .. ngen:
+            offspring = [mutate(uniform choice of population) for _ in lambda_]
+            evaluate(offspring)                # assess: distil, train, evaluate
+            offspring = those assessed successfully
+            halloffame.update(offspring)
+            population = select(population + offspring, mu)
+            record stats; call hooks (the archive checkpoint)
+
+    Crossover is not used: splicing two graph genomes does not preserve
+    either parent's function, which is the point of the operators.
+
+    Parameters
+    ----------
+    population : list of GenomeIndividual
+        The starting population (assessed or not).
+    toolbox : deap.base.Toolbox
+        Needs ``mutate``, ``evaluate`` (a list of individuals -> fitness set in
+        place) and ``select``.
+    mu, lambda_ : int
+        Population size kept and offspring per generation.
+    ngen : int
+        Last generation number.
+    rng : numpy.random.Generator
+        The only source of randomness (parent choice, operator draws, and a
+        seed for DEAP's ``random``-based selection), so a run is reproducible.
+    stats, halloffame, logbook : DEAP objects, optional
+    start_gen : int
+        Generation the population belongs to (0 for a new run, larger on resume).
+    hooks : sequence of callables
+        ``hook(gen, population, logbook)`` after every generation.
+    """
+    if logbook is None:
+        logbook = tools.Logbook()
+        logbook.header = ["gen", "nevals", *(stats.fields if stats else [])]
+
+    # Generation 0: assess the seed population
+    if start_gen == 0:
+        invalid = [ind for ind in population if not ind.fitness.valid]
+        toolbox.evaluate(invalid)
+        population = [ind for ind in population if ind.fitness.valid]
+        if halloffame is not None:
+            halloffame.update(population)
+        record = stats.compile(population) if stats else {}
+        logbook.record(gen=0, nevals=len(invalid), **record)
+        for hook in hooks:
+            hook(0, population, logbook)
+
+    for gen in range(start_gen + 1, ngen + 1):
+        # Vary: each child is a mutation of a uniformly drawn parent
+        parents = [population[int(rng.integers(len(population)))] for _ in range(lambda_)]
+        offspring = [toolbox.mutate(parent)[0] for parent in parents]
+
+        # Evaluate: short training and evaluation through the executor
+        toolbox.evaluate(offspring)
+        offspring = [ind for ind in offspring if ind.fitness.valid]
+        if halloffame is not None:
+            halloffame.update(offspring)
+
+        # Select the next population (DEAP's random is seeded from rng for tournaments)
+        random.seed(int(rng.integers(2**31)))
+        population = toolbox.select(population + offspring, mu)
+
+        # Record and checkpoint
+        record = stats.compile(population) if stats else {}
+        logbook.record(gen=gen, nevals=len(offspring), **record)
+        for hook in hooks:
+            hook(gen, population, logbook)
+    return population, logbook

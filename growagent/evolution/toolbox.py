@@ -1,0 +1,110 @@
+"""The DEAP side of the search: fitness, individuals and the toolbox.
+
+DEAP's in-place ``return ind,`` convention lives here only: the reusable
+``operators`` package stays pure, and :func:`mutate_individual` adapts it.
+
+Objectives are ``(return, size)`` with weights ``(+1, -1)``: return up, policy
+parameters (or MACs) down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from deap import base, creator, tools
+
+import operators
+from genomes import Genome
+
+FITNESS_WEIGHTS = (1.0, -1.0)
+
+if not hasattr(creator, "GrowFitness"):
+    creator.create("GrowFitness", base.Fitness, weights=FITNESS_WEIGHTS)
+
+
+class GenomeIndividual:
+    """A genome with a DEAP fitness; the population holds these.
+
+    Attributes
+    ----------
+    genome : Genome
+        The (trained, after assessment) genome.
+    fitness : deap.base.Fitness
+        ``(return, size)``; invalid until assessed.
+    """
+
+    fitness: Any
+
+    def __init__(self, genome: Genome):
+        self.genome = genome
+        self.fitness = creator.GrowFitness()
+
+    @property
+    def id(self) -> str:
+        """The genome's lineage id."""
+        return str(self.genome.id)
+
+    def __repr__(self) -> str:
+        fit = self.fitness.values if self.fitness.valid else "unassessed"
+        return f"GenomeIndividual({self.id}, {fit})"
+
+
+def same_architecture(a: GenomeIndividual, b: GenomeIndividual) -> bool:
+    """Pareto-front twin test: the same structural hash."""
+    return a.genome.structural_hash() == b.genome.structural_hash()
+
+
+def mutate_individual(
+    ind: GenomeIndividual,
+    *,
+    rng: np.random.Generator,
+    weights: dict[str, float] | None,
+    limits: operators.Limits | None,
+    seen: set[str],
+    tries: int = 8,
+) -> tuple[GenomeIndividual]:
+    """Mutate through the operators registry; avoid architectures in ``seen``.
+
+    Draws up to ``tries`` children and keeps the first whose structural hash
+    is new (else the last one drawn). The parent is untouched (operators are
+    pure); the child carries no fitness yet.
+    """
+    child = ind.genome
+    for _ in range(tries):
+        child = operators.mutate(ind.genome, rng, weights=weights, limits=limits)
+        if child.structural_hash() not in seen:
+            break
+    seen.add(child.structural_hash())
+    return (GenomeIndividual(child),)
+
+
+def build_toolbox(
+    *,
+    rng: np.random.Generator,
+    evaluate: Callable[[list[GenomeIndividual]], None],
+    select: str = "nsga2",
+    tournsize: int = 3,
+    operator_weights: dict[str, float] | None = None,
+    limits: operators.Limits | None = None,
+) -> base.Toolbox:
+    """A DEAP toolbox with ``mutate``, ``select``, ``evaluate`` and ``seen``.
+
+    ``evaluate`` takes the list of unassessed individuals, runs them through
+    the executor and sets their fitness (and trained genome) in place.
+    """
+    toolbox = base.Toolbox()
+    seen: set[str] = set()
+    toolbox.seen = seen
+    toolbox.register(
+        "mutate", mutate_individual, rng=rng, weights=operator_weights, limits=limits, seen=seen
+    )
+    if select == "nsga2":
+        toolbox.register("select", tools.selNSGA2)
+    elif select == "tournament":
+        toolbox.register("select", tools.selTournament, tournsize=tournsize)
+    else:
+        raise ValueError(f"Expected select 'nsga2' or 'tournament' (got {select!r})")
+    toolbox.register("evaluate", evaluate)
+    return toolbox

@@ -1,0 +1,58 @@
+import pytest
+
+from growagent.executors import ProcessExecutor, SerialExecutor, make_executor
+
+
+def _by_index(results):
+    return {r.index: r for r in results}
+
+
+def test_serial_runs_in_order_and_reports_failures():
+    ex = SerialExecutor(retries=1)
+    out = list(ex.run("tests.growagent.tasks:upper", [b"a", b"b"]))
+    assert [r.output for r in out] == [b"A", b"B"]
+    failed = list(ex.run("tests.growagent.tasks:fail", [b"x"]))
+    assert failed[0].output is None
+    assert failed[0].attempts == 2
+    assert "bad payload" in failed[0].error
+
+
+@pytest.mark.slow
+def test_process_executor_retries_dead_worker_and_timeout(tmp_path):
+    ex = ProcessExecutor(workers=2, timeout=4.0, retries=1)
+    try:
+        ok = _by_index(ex.run("tests.growagent.tasks:upper", [b"x", b"y", b"z"]))
+        assert {i: r.output for i, r in ok.items()} == {0: b"X", 1: b"Y", 2: b"Z"}
+        died = _by_index(ex.run("tests.growagent.tasks:die_once", [str(tmp_path / "m1").encode()]))
+        assert died[0].output == b"survived"
+        assert died[0].attempts == 2
+        slow = _by_index(ex.run("tests.growagent.tasks:sleep_once", [str(tmp_path / "m2").encode()]))
+        assert slow[0].output == b"woke"
+        assert slow[0].attempts == 2
+        failed = _by_index(ex.run("tests.growagent.tasks:fail", [b"q", b"r"]))
+        assert all(r.output is None and r.attempts == 2 for r in failed.values())
+        # the pool still works after all that
+        again = _by_index(ex.run("tests.growagent.tasks:upper", [b"k"]))
+        assert again[0].output == b"K"
+    finally:
+        ex.close()
+
+
+def test_make_executor_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="serial"):
+        make_executor("threads")
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_tasks_on_local_cluster():
+    ray = pytest.importorskip("ray")
+    from growagent.executors import RayExecutor
+
+    ex = RayExecutor(workers=2, timeout=60.0)
+    try:
+        out = _by_index(ex.run("tests.growagent.tasks:upper", [b"a", b"b", b"c"]))
+        assert {i: r.output for i, r in out.items()} == {0: b"A", 1: b"B", 2: b"C"}
+        failed = _by_index(ex.run("tests.growagent.tasks:fail", [b"q"]))
+        assert failed[0].output is None and failed[0].attempts == 2
+    finally:
+        ray.shutdown()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def decode_array(obj: Any, where: str) -> NDArray[np.float64]:
         raw = base64.b64decode(obj["data"], validate=True)
     except ValueError as exc:
         raise FormatError(f"{where}: data is not valid base64 ({exc})") from None
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if len(raw) != 8 * count:
         raise FormatError(f"{where}: expected {8 * count} bytes for shape {shape} (got {len(raw)})")
     return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(shape)
@@ -118,8 +119,45 @@ def _require(obj: dict[str, Any], key: str, types: type | tuple[type, ...], wher
     return value
 
 
+def _is_number(x: Any) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    return isinstance(x, int) or math.isfinite(x)
+
+
+def _check_meta(meta: dict[str, Any]) -> None:
+    """Type-check the optional metadata fields (the spaces are checked by ``validate``)."""
+    norm = meta.get("obs_norm")
+    if norm is not None:
+        if not isinstance(norm, dict):
+            raise FormatError(f"meta.obs_norm: expected null or an object (got {norm!r:.60})")
+        for key in ("mean", "var"):
+            values = norm.get(key)
+            if not isinstance(values, list) or not all(_is_number(x) for x in values):
+                raise FormatError(f"meta.obs_norm.{key}: expected a list of finite numbers")
+        if len(norm["mean"]) != len(norm["var"]) or any(x < 0 for x in norm["var"]):
+            raise FormatError("meta.obs_norm: expected mean and var of equal length, var >= 0")
+        for key in ("count", "clip", "epsilon"):
+            if not _is_number(norm.get(key)):
+                raise FormatError(f"meta.obs_norm.{key}: expected a finite number")
+    lineage = meta.get("lineage", {})
+    if not isinstance(lineage, dict):
+        raise FormatError(f"meta.lineage: expected an object (got {lineage!r:.60})")
+    for key in ("id", "operator"):
+        if not isinstance(lineage.get(key), (str, type(None))):
+            raise FormatError(f"meta.lineage.{key}: expected a string or null")
+    parents = lineage.get("parents", [])
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise FormatError("meta.lineage.parents: expected a list of strings")
+    if not isinstance(lineage.get("params", {}), dict):
+        raise FormatError("meta.lineage.params: expected an object")
+    if not isinstance(meta.get("tags", {}), dict):
+        raise FormatError("meta.tags: expected an object")
+
+
 def _read_v1(data: dict[str, Any]) -> Genome:
     meta = _require(data, "meta", dict, "genome")
+    _check_meta(meta)
     genome = Genome(meta=meta)
     nodes = _require(data, "nodes", list, "genome")
     edges = _require(data, "edges", list, "genome")
@@ -178,7 +216,7 @@ def from_dict(data: Any) -> Genome:
     if data.get("format") != FORMAT_NAME:
         raise FormatError(f"Expected format {FORMAT_NAME!r} (got {data.get('format')!r})")
     version = data.get("format_version")
-    if version not in _READERS:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in _READERS:
         raise FormatError(f"Expected format_version in {sorted(_READERS)} (got {version!r})")
     return _READERS[version](data)
 

@@ -11,6 +11,7 @@ imports gymnasium. Gymnasium spaces are recognised by duck typing.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -113,4 +114,4 @@ def flat_size(desc: dict[str, Any]) -> int:
     """
     if desc["type"] == "discrete":
         return int(desc["n"])
-    return int(np.prod(desc["shape"], dtype=np.int64))
+    return math.prod(int(s) for s in desc["shape"])

@@ -1,0 +1,115 @@
+"""Action distributions over a compiled genome's policy output.
+
+Discrete spaces use a categorical distribution over the logits; Box spaces a
+diagonal Gaussian with the genome's state-independent ``log_std``. Actions
+sent to a Box env are clipped to its bounds; log-probabilities are of the
+unclipped sample (as in CleanRL and Stable-Baselines3).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+
+from genomes import Genome
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class ActionHead:
+    """Sampling, log-probabilities and entropy for one genome's action space.
+
+    Parameters
+    ----------
+    genome : Genome
+        Supplies the action-space description.
+
+    Examples
+    --------
+    >>> import genomes, torch
+    >>> head = ActionHead(genomes.minimal(4, 3))
+    >>> head.deterministic(torch.tensor([[0.0, 2.0, 1.0]])).tolist()
+    [1]
+    """
+
+    def __init__(self, genome: Genome):
+        space = genome.action_space
+        self.continuous = genome.is_continuous
+        self.start = int(space.get("start", 0)) if not self.continuous else 0
+        if self.continuous:
+            shape = tuple(space["shape"])
+            self.low = np.asarray(space["low"], dtype=np.float32).reshape(shape)
+            self.high = np.asarray(space["high"], dtype=np.float32).reshape(shape)
+
+    def sample(
+        self, out: torch.Tensor, log_std: torch.Tensor | None, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample actions and their log-probabilities from policy output ``out``."""
+        if self.continuous:
+            assert log_std is not None
+            noise = torch.randn(out.shape, generator=gen, dtype=out.dtype)
+            action = out + log_std.exp() * noise
+            logp = (-0.5 * noise.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+            return action, logp
+        logp_all = F.log_softmax(out, dim=-1)
+        # Gumbel-max: argmax(logp - log(-log u)) is a categorical sample.
+        u = torch.rand(out.shape, generator=gen, dtype=out.dtype).clamp_(min=1e-12)
+        action = (logp_all - (-u.log()).log()).argmax(-1)
+        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+    def log_prob_entropy(
+        self, out: torch.Tensor, log_std: torch.Tensor | None, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability of ``action`` and the entropy, per sample."""
+        if self.continuous:
+            assert log_std is not None
+            z = (action - out) / log_std.exp()
+            logp = (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+            ent = (0.5 + 0.5 * _LOG_2PI + log_std).sum().expand(out.shape[0])
+            return logp, ent
+        logp_all = F.log_softmax(out, dim=-1)
+        logp = logp_all.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        ent = -(logp_all.exp() * logp_all).sum(-1)
+        return logp, ent
+
+    def deterministic(self, out: torch.Tensor) -> torch.Tensor:
+        """The mode: argmax of the logits or the Gaussian mean."""
+        return out if self.continuous else out.argmax(-1)
+
+    def to_env(self, action: torch.Tensor) -> NDArray[Any]:
+        """Convert a batch of actions to what the env expects (clipped for Box)."""
+        a = action.numpy()
+        if self.continuous:
+            return np.clip(a, self.low, self.high)
+        return a + self.start if self.start else a
+
+
+def check_genome_matches(genome: Genome, obs_space: Any, act_space: Any) -> None:
+    """Raise ``ValueError`` if the genome's input or policy head does not fit the env.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> from gymnasium import spaces
+    >>> check_genome_matches(genomes.minimal(3, 2), spaces.Box(-1, 1, (4,)), spaces.Discrete(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: Genome input has 3 units but the env observation has 4 values
+    """
+    n_obs = int(np.prod(obs_space.shape))
+    units = genome.units(genome.input_node)
+    if units != n_obs:
+        raise ValueError(
+            f"Genome input has {units} units but the env observation has {n_obs} values"
+        )
+    desc = genome.action_space
+    if hasattr(act_space, "n"):
+        if desc["type"] != "discrete" or int(desc["n"]) != int(act_space.n):
+            raise ValueError(f"Genome action space {desc} does not match the env's {act_space}")
+    elif desc["type"] != "box" or list(desc["shape"]) != list(act_space.shape):
+        raise ValueError(f"Genome action space {desc} does not match the env's {act_space}")

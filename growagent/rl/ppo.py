@@ -1,0 +1,423 @@
+"""A lean PPO over a compiled genome, in the spirit of CleanRL's ``ppo.py``.
+
+One rollout of ``num_steps`` vector steps, GAE, then ``update_epochs`` passes
+of minibatch SGD on the clipped surrogate, the value loss and an entropy
+bonus, with gradient clipping and optional learning-rate / clip annealing.
+
+Time limits: a truncated episode is bootstrapped with the value of its final
+observation; a terminated one is not. With next-step autoreset (see
+:mod:`growagent.rl.envs`) the step after an episode end carries the final
+observation and an ignored action; it is used only for that bootstrap value
+and is masked out of the loss.
+
+Deterministic for a given seed on one thread (``torch.set_num_threads(1)``):
+sampling uses its own ``torch.Generator`` and minibatches a NumPy generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from genomes import Genome
+from growagent.rl.envs import EnvLike, make_vec_env
+from growagent.rl.normalize import RunningMeanStd
+from growagent.rl.policy import ActionHead, check_genome_matches
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """A NaN or infinity appeared in observations, rewards or losses."""
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters (names follow CleanRL; defaults are SB3 / rl-zoo-like).
+
+    See :func:`zoo_config` for tuned per-environment presets.
+    """
+
+    num_envs: int = 8
+    """Parallel environment copies."""
+    num_steps: int = 128
+    """Vector steps per rollout (a rollout holds ``num_envs * num_steps`` transitions)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate (initial value when annealed)."""
+    anneal_lr: bool = False
+    """Decay the learning rate linearly to 0 over training (rl-zoo ``lin_``)."""
+    anneal_clip: bool = False
+    """Decay the clip coefficient linearly to 0 over training (rl-zoo ``lin_``)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    num_minibatches: int = 4
+    """Minibatches per epoch (minibatch size = rollout size / this)."""
+    update_epochs: int = 10
+    """Passes over each rollout."""
+    clip_coef: float = 0.2
+    """Surrogate clip range."""
+    clip_vloss: bool = False
+    """Clip the value loss like CleanRL (SB3's default is no clipping)."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient (value loss is the plain MSE, as in SB3)."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    target_kl: float | None = None
+    """Stop an update's epochs early when the approximate KL exceeds this."""
+    normalize_obs: bool = True
+    """Maintain running observation statistics (stored in ``genome.meta["obs_norm"]``).
+    If False, existing statistics in the genome are used frozen, else none."""
+    obs_clip: float = 10.0
+    """Clip range of normalised observations."""
+    adam_eps: float = 1e-5
+    """Adam epsilon (SB3 uses 1e-5 for PPO)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        """Build from a dict; unknown keys raise ``ValueError`` listing the valid ones."""
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown} (valid: {valid})")
+    return cls(**data)
+
+
+_ZOO: dict[str, dict[str, Any]] = {
+    # rl-baselines3-zoo hyperparams/ppo.yml (normalize: false unless stated).
+    "CartPole-v1": dict(
+        num_envs=8,
+        num_steps=32,
+        num_minibatches=1,
+        gae_lambda=0.8,
+        gamma=0.98,
+        update_epochs=20,
+        ent_coef=0.0,
+        learning_rate=1e-3,
+        anneal_lr=True,
+        anneal_clip=True,
+        normalize_obs=False,
+    ),
+    "LunarLander-v3": dict(
+        num_envs=16,
+        num_steps=1024,
+        num_minibatches=256,
+        gae_lambda=0.98,
+        gamma=0.999,
+        update_epochs=4,
+        ent_coef=0.01,
+        normalize_obs=False,
+    ),
+    "Acrobot-v1": dict(
+        num_envs=16,
+        num_steps=256,
+        num_minibatches=16,
+        gae_lambda=0.94,
+        gamma=0.99,
+        update_epochs=4,
+        ent_coef=0.0,
+        normalize_obs=True,
+    ),
+    "Pendulum-v1": dict(
+        num_envs=4,
+        num_steps=1024,
+        num_minibatches=64,
+        gae_lambda=0.95,
+        gamma=0.9,
+        update_epochs=10,
+        ent_coef=0.0,
+        learning_rate=1e-3,
+        normalize_obs=False,
+    ),
+}
+
+
+def zoo_config(env_id: str, **overrides: Any) -> PPOConfig:
+    """The rl-baselines3-zoo PPO hyperparameters for ``env_id`` (defaults otherwise).
+
+    Pendulum's zoo entry uses gSDE, which this PPO does not implement; the
+    rest of its settings are kept.
+
+    Examples
+    --------
+    >>> zoo_config("CartPole-v1").num_steps
+    32
+    >>> zoo_config("Unknown-v0", num_envs=2).num_envs
+    2
+    """
+    return PPOConfig(**{**_ZOO.get(env_id, {}), **overrides})
+
+
+@dataclass
+class TrainLog:
+    """What happened during :func:`train_ppo`."""
+
+    total_steps: int = 0
+    """Environment steps taken (all sub-envs)."""
+    wall_time: float = 0.0
+    """Seconds spent in :func:`train_ppo`."""
+    episode_returns: list[float] = field(default_factory=list)
+    """Returns of completed training episodes, in completion order."""
+    episode_lengths: list[int] = field(default_factory=list)
+    """Lengths of completed training episodes."""
+    updates: list[dict[str, float]] = field(default_factory=list)
+    """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr."""
+
+    @property
+    def steps_per_second(self) -> float:
+        """Environment steps per wall-clock second."""
+        return self.total_steps / self.wall_time if self.wall_time > 0 else 0.0
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    if not np.isfinite(arr).all():
+        raise NonFiniteTrainingError(f"Non-finite {what} from the environment")
+
+
+def train_ppo(
+    genome: Genome,
+    env: EnvLike,
+    *,
+    total_steps: int,
+    config: PPOConfig | None = None,
+    seed: int = 0,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
+) -> tuple[Genome, TrainLog]:
+    """Train ``genome`` with PPO for about ``total_steps`` environment steps.
+
+    Parameters
+    ----------
+    genome : Genome
+        The network to train; not modified.
+    env : str or callable
+        A gymnasium id or env factory.
+    total_steps : int
+        Budget in environment steps, rounded up to whole rollouts.
+    config : PPOConfig, optional
+        Hyperparameters (``PPOConfig()`` by default).
+    seed : int
+        Seeds the envs, action sampling and minibatch order.
+    callback : callable, optional
+        Called after each update with that update's log entry; returning
+        ``False`` stops training.
+
+    Returns
+    -------
+    (Genome, TrainLog)
+        A copy with the trained weights and, if normalising, the running
+        observation statistics in ``meta["obs_norm"]``.
+
+    Raises
+    ------
+    NonFiniteTrainingError
+        On NaN/inf observations, rewards or losses.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> g = genomes.mlp(4, 2, hidden=[16])
+    >>> trained, log = train_ppo(g, "CartPole-v1", total_steps=2048, seed=0)
+    >>> log.total_steps, trained.meta["obs_norm"] is not None
+    (2048, True)
+    """
+    cfg = config or PPOConfig()
+    t0 = time.perf_counter()
+    venv = make_vec_env(env, cfg.num_envs, seed)
+    try:
+        check_genome_matches(genome, venv.single_observation_space, venv.single_action_space)
+        trained, log = _train(genome, venv, total_steps, cfg, seed, callback)
+    finally:
+        venv.close()
+    log.wall_time = time.perf_counter() - t0
+    return trained, log
+
+
+def _train(
+    genome: Genome,
+    venv: Any,
+    total_steps: int,
+    cfg: PPOConfig,
+    seed: int,
+    callback: Callable[[dict[str, float]], bool | None] | None,
+) -> tuple[Genome, TrainLog]:
+    module = genome.compile(torch.float32)
+    head = ActionHead(genome)
+    params = list(module.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n_envs, n_steps, obs_dim = cfg.num_envs, cfg.num_steps, module.obs_units
+    rms: RunningMeanStd | None = None
+    if genome.meta.get("obs_norm"):
+        rms = RunningMeanStd.from_meta(genome.meta["obs_norm"], (obs_dim,))
+    elif cfg.normalize_obs:
+        rms = RunningMeanStd((obs_dim,), clip=cfg.obs_clip)
+
+    act_shape = tuple(genome.action_space["shape"]) if head.continuous else ()
+    obs_buf = torch.zeros((n_steps, n_envs, obs_dim))
+    act_buf = torch.zeros(
+        (n_steps, n_envs, *act_shape), dtype=torch.float32 if act_shape else torch.long
+    )
+    logp_buf = torch.zeros((n_steps, n_envs))
+    val_buf = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
+    rew_buf = np.zeros((n_steps, n_envs), dtype=np.float32)
+    term_buf = np.zeros((n_steps, n_envs), dtype=bool)
+    done_buf = np.zeros((n_steps, n_envs), dtype=bool)
+    valid_buf = np.zeros((n_steps, n_envs), dtype=bool)
+
+    log = TrainLog()
+    raw_obs = venv.growagent_first_obs
+    prev_done = np.zeros(n_envs, dtype=bool)
+    ep_ret = np.zeros(n_envs)
+    ep_len = np.zeros(n_envs, dtype=np.int64)
+    num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
+
+    def prep(raw: np.ndarray, update: bool) -> torch.Tensor:
+        _check_finite(raw, "observation")
+        flat = raw.reshape(n_envs, obs_dim)
+        if rms is None:
+            return torch.from_numpy(flat.astype(np.float32))
+        if update and cfg.normalize_obs:
+            rms.update(flat)
+        return torch.from_numpy(rms.normalize(flat))
+
+    for update in range(num_updates):
+        frac = 1.0 - update / num_updates
+        lr = cfg.learning_rate * frac if cfg.anneal_lr else cfg.learning_rate
+        for group in opt.param_groups:
+            group["lr"] = lr
+        clip = cfg.clip_coef * frac if cfg.anneal_clip else cfg.clip_coef
+
+        # Rollout: batched env steps, no autograd.
+        module.eval()
+        with torch.no_grad():
+            for t in range(n_steps):
+                obs = prep(raw_obs, update=True)
+                out, value = module(obs)
+                action, logp = head.sample(out, module.log_std, gen)
+                obs_buf[t] = obs
+                act_buf[t] = action
+                logp_buf[t] = logp
+                val_buf[t] = value.numpy()
+                raw_obs, reward, term, trunc, _ = venv.step(head.to_env(action))
+                reward = np.asarray(reward, dtype=np.float64)
+                _check_finite(reward, "reward")
+                valid = ~prev_done
+                done = np.logical_or(term, trunc)
+                rew_buf[t] = reward
+                term_buf[t] = term
+                done_buf[t] = done
+                valid_buf[t] = valid
+                ep_ret += reward
+                ep_len += valid
+                if done.any():
+                    for i in np.flatnonzero(done):
+                        log.episode_returns.append(float(ep_ret[i]))
+                        log.episode_lengths.append(int(ep_len[i]))
+                    ep_ret[done] = 0.0
+                    ep_len[done] = 0
+                prev_done = done
+            val_buf[n_steps] = module(prep(raw_obs, update=False))[1].numpy()
+        log.total_steps += n_envs * n_steps
+
+        # GAE; a truncated step bootstraps from its final observation's value,
+        # which the following (masked) step computed.
+        adv = np.zeros((n_steps, n_envs), dtype=np.float32)
+        last = np.zeros(n_envs, dtype=np.float32)
+        for t in reversed(range(n_steps)):
+            delta = rew_buf[t] + cfg.gamma * val_buf[t + 1] * ~term_buf[t] - val_buf[t]
+            last = delta + cfg.gamma * cfg.gae_lambda * ~done_buf[t] * last
+            last = np.where(valid_buf[t], last, 0.0).astype(np.float32)
+            adv[t] = last
+        ret = adv + val_buf[:n_steps]
+
+        # Update: minibatch epochs over the valid transitions.
+        mask = torch.from_numpy(valid_buf.reshape(-1))
+        b_obs = obs_buf.reshape(-1, obs_dim)[mask]
+        b_act = act_buf.reshape(-1, *act_shape)[mask]
+        b_logp = logp_buf.reshape(-1)[mask]
+        b_adv = torch.from_numpy(adv.reshape(-1))[mask]
+        b_ret = torch.from_numpy(ret.reshape(-1))[mask]
+        b_val = torch.from_numpy(val_buf[:n_steps].reshape(-1))[mask]
+        n = b_obs.shape[0]
+        mb_size = max(1, math.ceil(n / cfg.num_minibatches))
+        module.train()
+        stats: list[torch.Tensor] = []
+        stop = False
+        for _epoch in range(cfg.update_epochs):
+            perm = torch.from_numpy(rng.permutation(n))
+            for start in range(0, n, mb_size):
+                idx = perm[start : start + mb_size]
+                out, value = module(b_obs[idx])
+                new_logp, entropy = head.log_prob_entropy(out, module.log_std, b_act[idx])
+                log_ratio = new_logp - b_logp[idx]
+                ratio = log_ratio.exp()
+                mb_adv = b_adv[idx]
+                if cfg.norm_adv and len(idx) > 1:
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                pg_loss = torch.max(
+                    -mb_adv * ratio, -mb_adv * ratio.clamp(1 - clip, 1 + clip)
+                ).mean()
+                if cfg.clip_vloss:
+                    v_clip = b_val[idx] + (value - b_val[idx]).clamp(-clip, clip)
+                    v_loss = torch.max((value - b_ret[idx]) ** 2, (v_clip - b_ret[idx]) ** 2).mean()
+                else:
+                    v_loss = ((value - b_ret[idx]) ** 2).mean()
+                ent = entropy.mean()
+                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
+                if not torch.isfinite(loss):
+                    raise NonFiniteTrainingError(
+                        f"Non-finite loss at update {update} (policy {pg_loss.item()}, value {v_loss.item()})"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean()
+                    clipfrac = ((ratio - 1.0).abs() > clip).float().mean()
+                    stats.append(torch.stack([pg_loss, v_loss, ent, approx_kl, clipfrac]))
+                if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+
+        recent = log.episode_returns[-20:]
+        means = torch.stack(stats).mean(0).tolist() if stats else [float("nan")] * 5
+        entry = {
+            "step": float(log.total_steps),
+            "policy_loss": means[0],
+            "value_loss": means[1],
+            "entropy": means[2],
+            "approx_kl": means[3],
+            "clipfrac": means[4],
+            "lr": lr,
+            "mean_return": float(np.mean(recent)) if recent else float("nan"),
+        }
+        log.updates.append(entry)
+        if callback is not None and callback(entry) is False:
+            break
+
+    trained = genome.with_weights_from(module)
+    trained.meta["obs_norm"] = rms.to_meta() if rms is not None else None
+    return trained, log

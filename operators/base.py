@@ -1,0 +1,233 @@
+"""Shared pieces of every operator: the error, the spec, lineage and weight edits.
+
+An operator is a plain function ``op(genome, *, rng, **params) -> Genome``.
+It copies the parent, edits the copy, records its lineage and validates it.
+The helpers here do the unit-level edits (append or delete units of a node)
+that several operators share, so each operator reads as its math.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from genomes import Genome
+from genomes.registry import ACTIVATIONS
+
+Array = NDArray[np.float64]
+Site = str | tuple[str, str] | tuple[str, int]
+"""Where an operator applies: a node name, an edge ``(u, v)`` or a unit ``(node, index)``."""
+
+T = TypeVar("T")
+
+Preservation = Literal["exact", "eps2", "eps", "lossy"]
+"""How far the child's function may be from the parent's.
+
+``exact``: equal up to rounding. ``eps2``: change O(eps**2) in the operator's
+``eps``. ``eps``: exact at ``eps=0``, O(eps) otherwise. ``lossy``: any change;
+the operator measures and reports it in the child's lineage.
+"""
+
+
+class NotApplicable(Exception):
+    """The operator has no site on this genome (or the requested site does not fit)."""
+
+
+Operator = Callable[..., Genome]
+"""The operator signature: ``op(genome, *, rng: numpy.random.Generator, **params) -> Genome``."""
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """A registered operator.
+
+    Attributes
+    ----------
+    name : str
+        Registry key; also written to ``lineage["operator"]``.
+    fn : Operator
+        The operator.
+    sites : callable
+        ``sites(genome) -> list`` of the places where ``fn`` applies.
+    preservation : {"exact", "eps2", "eps", "lossy"}
+        Declared preservation class, checked by :mod:`operators.testing`.
+    eps_param : str or None
+        Name of the keyword that scales the change (``"eps"``) for the
+        ``eps`` and ``eps2`` classes.
+    grows : bool
+        True when the operator can only add parameters or depth (size caps apply).
+    """
+
+    name: str
+    fn: Operator
+    sites: Callable[[Genome], Sequence[Site]]
+    preservation: Preservation
+    eps_param: str | None = None
+    grows: bool = True
+
+
+# --------------------------------------------------------------- bookkeeping
+def activation_of(genome: Genome, node: str) -> str:
+    """The activation name of ``node`` (the input counts as ``identity``)."""
+    if genome.graph.nodes[node]["kind"] == "input":
+        return "identity"
+    return str(genome.graph.nodes[node].get("activation", "identity"))
+
+
+def is_idempotent(genome: Genome, node: str) -> bool:
+    """True when ``act(act(x)) == act(x)`` for ``node``'s activation (relu, identity)."""
+    return ACTIVATIONS[activation_of(genome, node)].idempotent
+
+
+def fresh_name(genome: Genome, prefix: str = "n") -> str:
+    """The first name ``prefix<k>`` not used in ``genome``.
+
+    >>> import genomes
+    >>> fresh_name(genomes.mlp(3, 2, hidden=[4]))
+    'n0'
+    """
+    k = 0
+    while f"{prefix}{k}" in genome.graph:
+        k += 1
+    return f"{prefix}{k}"
+
+
+def pick(rng: np.random.Generator, sites: Sequence[T], what: str) -> T:
+    """Draw one site uniformly, or raise :class:`NotApplicable` naming ``what``."""
+    if not sites:
+        raise NotApplicable(f"{what}: no site fits this genome")
+    return sites[int(rng.integers(len(sites)))]
+
+
+def require_site(site: T, sites: Sequence[T], what: str) -> T:
+    """Check that a requested ``site`` is among ``sites``."""
+    if site not in sites:
+        raise NotApplicable(
+            f"{what}: site {site!r} is not applicable (expected one of {sites!r:.200})"
+        )
+    return site
+
+
+def finish(
+    child: Genome, parent: Genome, rng: np.random.Generator, name: str, params: Mapping[str, Any]
+) -> Genome:
+    """Record the child's lineage, validate it and return it.
+
+    The new id is drawn from ``rng`` so a seeded run gives the same ids.
+    """
+    parent_id = parent.id
+    child.meta["lineage"] = {
+        "id": rng.bytes(8).hex(),
+        "parents": [] if parent_id is None else [parent_id],
+        "operator": name,
+        "params": jsonable(dict(params)),
+    }
+    return child.validate()
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with NumPy scalars and arrays turned into plain Python values.
+
+    >>> jsonable({"a": np.int64(2), "b": (np.float64(0.5),)})
+    {'a': 2, 'b': [0.5]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+
+
+def init_weight(rng: np.random.Generator, rows: int, cols: int) -> Array:
+    """A random weight ``[rows, cols]`` with entries ``N(0, 1/cols)``."""
+    return np.asarray(rng.standard_normal((rows, cols)) / np.sqrt(max(cols, 1)), dtype=np.float64)
+
+
+# -------------------------------------------------------------- unit edits
+def append_units(
+    genome: Genome,
+    node: str,
+    incoming: Mapping[str, Array],
+    bias: Array,
+    outgoing: Mapping[str, Array],
+) -> None:
+    """Append ``k`` units to ``node`` in place.
+
+    ``incoming[u]`` is ``[k, units_u]`` for every predecessor ``u``, ``bias``
+    is ``[k]``, ``outgoing[w]`` is ``[units_w, k]`` for every successor ``w``.
+    """
+    g = genome.graph
+    k = len(bias)
+    for u in g.predecessors(node):
+        g.edges[u, node]["weight"] = np.vstack([g.edges[u, node]["weight"], incoming[u]])
+    for w in g.successors(node):
+        g.edges[node, w]["weight"] = np.hstack([g.edges[node, w]["weight"], outgoing[w]])
+    g.nodes[node]["bias"] = np.concatenate([g.nodes[node]["bias"], bias])
+    g.nodes[node]["units"] = int(g.nodes[node]["units"]) + k
+
+
+def delete_units(genome: Genome, node: str, index: Sequence[int]) -> None:
+    """Delete the units ``index`` of ``node`` in place (rows in, columns out)."""
+    g = genome.graph
+    keep = np.setdiff1d(np.arange(genome.units(node)), np.asarray(index, dtype=np.int64))
+    for u in g.predecessors(node):
+        g.edges[u, node]["weight"] = g.edges[u, node]["weight"][keep].copy()
+    for w in g.successors(node):
+        g.edges[node, w]["weight"] = g.edges[node, w]["weight"][:, keep].copy()
+    g.nodes[node]["bias"] = g.nodes[node]["bias"][keep].copy()
+    g.nodes[node]["units"] = len(keep)
+
+
+def incoming_rows(genome: Genome, node: str, unit: int) -> dict[str, Array]:
+    """The incoming weight row of ``unit`` from each predecessor (copies)."""
+    g = genome.graph
+    return {u: g.edges[u, node]["weight"][unit].copy() for u in g.predecessors(node)}
+
+
+# ------------------------------------------------------------ measurement
+def default_inputs(genome: Genome, rng: np.random.Generator, n: int = 64) -> Array:
+    """A batch of ``n`` standard-normal observations for ``genome``."""
+    return np.asarray(rng.standard_normal((n, genome.units(genome.input_node))), dtype=np.float64)
+
+
+def outputs(genome: Genome, inputs: Array, dtype: torch.dtype = torch.float64) -> Array:
+    """Policy output and value side by side, ``[batch, units_policy + 1]``, as float64."""
+    module = genome.compile(dtype=dtype)
+    with torch.no_grad():
+        pol, val = module(torch.as_tensor(np.asarray(inputs), dtype=dtype))
+    assert val is not None
+    out = torch.cat([pol, val[:, None]], dim=1)
+    return np.asarray(out.double().numpy(), dtype=np.float64)
+
+
+def output_change(parent: Genome, child: Genome, inputs: Array) -> dict[str, float]:
+    """The measured change of the outputs (policy and value) on ``inputs`` in float64.
+
+    Returns ``{"max_abs", "rms", "rel"}``; ``rel`` is ``max_abs`` over the
+    parent's largest absolute output (at least 1).
+
+    >>> import genomes
+    >>> g = genomes.mlp(3, 2, hidden=[4])
+    >>> output_change(g, g, np.ones((2, 3)))["max_abs"]
+    0.0
+    """
+    a = outputs(parent, inputs)
+    b = outputs(child, inputs)
+    diff = np.abs(a - b)
+    scale = max(1.0, float(np.max(np.abs(a))))
+    return {
+        "max_abs": float(diff.max()),
+        "rms": float(np.sqrt(np.mean(diff**2))),
+        "rel": float(diff.max() / scale),
+    }

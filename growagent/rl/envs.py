@@ -147,3 +147,26 @@ def make_vec_env(env: EnvLike, num_envs: int, seed: int) -> VectorEnv:
     venv.action_space.seed(seed)
     venv.growagent_first_obs = obs  # type: ignore[attr-defined]
     return venv
+
+
+def genome_spaces(env: EnvLike | VectorEnv) -> tuple[dict[str, Any], dict[str, Any]]:
+    """JSON-safe space descriptions of ``env`` for ``genomes.mlp`` / ``genomes.minimal``.
+
+    Observation bounds are kept only when all are finite: infinite bounds
+    (CartPole's) cannot be written to a genome JSON file.
+
+    Examples
+    --------
+    >>> obs, act = genome_spaces("CartPole-v1")
+    >>> obs, act
+    ({'type': 'box', 'shape': [4]}, {'type': 'discrete', 'n': 2})
+    """
+    import numpy as np
+
+    from genomes.spaces import describe_action_space, describe_observation_space
+
+    obs_space, act_space = env_spaces(env)
+    obs = describe_observation_space(obs_space)
+    if not (np.isfinite(obs.get("low", 0.0)).all() and np.isfinite(obs.get("high", 0.0)).all()):
+        obs = {"type": "box", "shape": obs["shape"]}
+    return obs, describe_action_space(act_space)

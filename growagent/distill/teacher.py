@@ -1,0 +1,138 @@
+"""Teachers: train one with PPO, load one (genome JSON or SB3 zip), cache it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import genomes
+from genomes import Genome
+from growagent.rl.envs import EnvLike, genome_spaces
+from growagent.rl.ppo import PPOConfig, train_ppo, zoo_config
+
+
+def train_teacher(
+    env: EnvLike,
+    *,
+    total_steps: int,
+    hidden: Sequence[int] = (64, 64),
+    seed: int = 0,
+    config: PPOConfig | None = None,
+) -> Genome:
+    """Train a ``genomes.mlp`` teacher (tanh, separate trunks) with PPO.
+
+    Parameters
+    ----------
+    env : str or callable
+        A gymnasium id or env factory.
+    total_steps : int
+        PPO budget in environment steps.
+    hidden : sequence of int
+        Hidden widths of the teacher.
+    seed : int
+        Seed of initialisation and training.
+    config : PPOConfig, optional
+        Defaults to :func:`growagent.rl.zoo_config` for a known id (with
+        observation normalisation on), else ``PPOConfig()``.
+
+    Returns
+    -------
+    Genome
+        Tagged ``{"role": "teacher"}``, with its ``obs_norm``.
+
+    Examples
+    --------
+    >>> t = train_teacher("CartPole-v1", total_steps=1024, hidden=(8,))
+    >>> t.meta["tags"]["role"]
+    'teacher'
+    """
+    obs_space, act_space = genome_spaces(env)
+    if config is None:
+        config = zoo_config(env, normalize_obs=True) if isinstance(env, str) else PPOConfig()
+    genome = genomes.mlp(obs_space, act_space, hidden=list(hidden), activation="tanh", seed=seed)
+    trained, _ = train_ppo(genome, env, total_steps=total_steps, config=config, seed=seed)
+    trained.meta["tags"]["role"] = "teacher"
+    return trained
+
+
+def load_teacher(path: str | Path, vecnormalize: str | Path | None = None) -> Genome:
+    """Load a teacher from a genome JSON file or a Stable-Baselines3 PPO/A2C ``.zip``.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``*.json`` genome or ``*.zip`` SB3 model (needs the ``sb3`` extra).
+    vecnormalize : str or Path, optional
+        SB3 ``VecNormalize`` statistics saved next to the zip.
+
+    Returns
+    -------
+    Genome
+    """
+    path = Path(path)
+    if path.suffix == ".zip":
+        from growagent.distill.sb3 import load_sb3_zip
+
+        return load_sb3_zip(path, vecnormalize=vecnormalize)
+    return genomes.load(path)
+
+
+def teacher_key(
+    env_id: str, total_steps: int, seed: int, hidden: Sequence[int], config: PPOConfig | None
+) -> str:
+    """Hash of everything that determines a trained teacher.
+
+    Examples
+    --------
+    >>> teacher_key("CartPole-v1", 1000, 0, (64, 64), None) == teacher_key("CartPole-v1", 1000, 0, [64, 64], None)
+    True
+    """
+    blob = json.dumps(
+        {
+            "env": env_id,
+            "total_steps": int(total_steps),
+            "seed": int(seed),
+            "hidden": [int(h) for h in hidden],
+            "config": None if config is None else config.to_dict(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def get_teacher(
+    env_id: str,
+    *,
+    cache_dir: str | Path,
+    total_steps: int,
+    seed: int = 0,
+    hidden: Sequence[int] = (64, 64),
+    config: PPOConfig | None = None,
+) -> Genome:
+    """Train a teacher once and cache it as ``cache_dir/teacher-<env>-<hash>.json``.
+
+    Later calls with the same arguments load the file instead of training.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> a = get_teacher("CartPole-v1", cache_dir=d, total_steps=512, hidden=(4,))
+    >>> b = get_teacher("CartPole-v1", cache_dir=d, total_steps=512, hidden=(4,))
+    >>> genomes.dumps(a) == genomes.dumps(b)
+    True
+    """
+    cache_dir = Path(cache_dir)
+    key = teacher_key(env_id, total_steps, seed, hidden, config)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in env_id)
+    path = cache_dir / f"teacher-{safe}-{key}.json"
+    if path.exists():
+        return genomes.load(path)
+    teacher = train_teacher(
+        env_id, total_steps=total_steps, hidden=hidden, seed=seed, config=config
+    )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    genomes.save(teacher, path)
+    return teacher

@@ -195,7 +195,14 @@ def _read_v1(data: dict[str, Any]) -> Genome:
         if genome.graph.has_edge(u, v):
             raise FormatError(f"{where}: duplicate edge")
         genome.graph.add_edge(u, v, weight=decode_array(edge.get("weight"), f"{where} weight"))
-    return genome.validate()
+    genome.validate()
+    norm = genome.meta.get("obs_norm")
+    if norm is not None and len(norm["mean"]) != genome.units(genome.input_node):
+        raise FormatError(
+            f"meta.obs_norm: expected {genome.units(genome.input_node)} means and variances, "
+            f"one per input unit (got {len(norm['mean'])})"
+        )
+    return genome
 
 
 _READERS[1] = _read_v1

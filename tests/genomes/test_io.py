@@ -245,3 +245,29 @@ def test_graphml_export(tmp_path: Path) -> None:
     for n, d in back.nodes(data=True):
         assert d["kind"] == g.graph.nodes[n]["kind"]
         assert int(d["units"]) == g.units(n)
+
+
+@pytest.mark.parametrize(
+    ("norm", "needle"),
+    [
+        (
+            {"mean": [0.0], "var": [1.0], "count": 1.0, "clip": 5.0, "epsilon": 1e-8},
+            "one per input",
+        ),
+        ({"mean": [0.0] * 3, "var": [-1.0] * 3, "count": 1.0, "clip": 5.0, "epsilon": 1e-8}, "var"),
+        ({"mean": [0.0] * 3, "var": [1.0] * 3, "count": 1.0, "clip": 5.0}, "epsilon"),
+        ([0.0], "obs_norm"),
+    ],
+)
+def test_bad_obs_norm_is_a_format_error(norm: Any, needle: str) -> None:
+    d = valid_dict()
+    d["meta"]["obs_norm"] = norm
+    with pytest.raises(FormatError, match=needle):
+        genomes.from_dict(d)
+
+
+def test_obs_norm_and_lineage_round_trip() -> None:
+    g = with_meta(genomes.mlp(3, 2, hidden=[4]))
+    back = genomes.loads(genomes.dumps(g))
+    assert back.meta["obs_norm"] == g.meta["obs_norm"]
+    assert back.id == "g42" and back.meta["lineage"]["parents"] == ["g7"]

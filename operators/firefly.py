@@ -205,15 +205,12 @@ def firefly_grow(
     loss = loss_fn(net)
     loss.backward()  # type: ignore[no-untyped-call]
     for c in cands:
-        g_out = [
-            (w, net.weight(c.node, w).grad) for w in sorted(aug.graph.successors(c.node), key=str)
-        ]
-        if c.kind == "grow":
-            vec = np.concatenate(
-                [gr[:, c.index].double().numpy() for _, gr in g_out if gr is not None]
-            )
-        else:
-            vec = np.concatenate([gr.double().numpy().ravel() for _, gr in g_out if gr is not None])
+        grads = []
+        for w in sorted(aug.graph.successors(c.node), key=str):
+            p = net.weight(c.node, w)
+            gr = p.grad.double().numpy() if p.grad is not None else np.zeros(tuple(p.shape))
+            grads.append(gr[:, c.index] if c.kind == "grow" else gr.ravel())
+        vec = np.concatenate(grads)
         norm = float(np.linalg.norm(vec))
         c.score = eps * norm
         c.direction = -vec / norm if norm > 0 else vec

@@ -39,8 +39,9 @@ class ProbeNet(nn.Module):
     >>> import torch, genomes
     >>> g = genomes.mlp(3, 2, hidden=[4])
     >>> net = ProbeNet(g, torch.float64)
-    >>> ref = g.compile(dtype=torch.float64)(torch.ones(2, 3))[0]
-    >>> bool(torch.allclose(net(torch.ones(2, 3))[0], ref))
+    >>> ref = g.compile(dtype=torch.float64)(torch.ones(2, 3, dtype=torch.float64))[0]
+    >>> x = torch.ones(2, 3, dtype=torch.float64)
+    >>> bool(torch.allclose(net(x)[0], ref))
     True
     """
 

@@ -54,7 +54,10 @@ def depth(genome: Genome) -> int:
     >>> depth(genomes.mlp(3, 2, hidden=[4, 4])), depth(genomes.minimal(3, 2))
     (3, 1)
     """
-    return int(nx.dag_longest_path_length(genome.graph))
+    longest: dict[str, int] = {}
+    for n in nx.topological_sort(genome.graph):
+        longest[n] = max((longest[u] + 1 for u in genome.graph.predecessors(n)), default=0)
+    return max(longest.values(), default=0)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def limited(limits: Limits) -> Callable[[Operator], Operator]:
     >>> import numpy as np, genomes
     >>> from operators.units import widen
     >>> capped = limited(Limits(max_units=4))(widen)
-    >>> capped(genomes.mlp(3, 2, hidden=[4]), rng=np.random.default_rng(0))
+    >>> capped(genomes.mlp(3, 2, hidden=[4]), rng=np.random.default_rng(0), node="h0")
     Traceback (most recent call last):
     ...
     operators.base.NotApplicable: widen: node 'h0' has 5 units (max_units=4)

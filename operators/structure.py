@@ -208,7 +208,7 @@ def add_skip_sites(genome: Genome) -> list[tuple[str, str]]:
 
     >>> import genomes
     >>> add_skip_sites(genomes.mlp(3, 2, hidden=[4], shared=True))
-    []
+    [('input', 'policy'), ('input', 'value')]
     >>> add_skip_sites(genomes.mlp(3, 2, hidden=[4, 4], shared=True))
     [('input', 'h1'), ('input', 'policy'), ('input', 'value'), ('h0', 'policy'), ('h0', 'value')]
     """

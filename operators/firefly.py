@@ -43,7 +43,7 @@ from operators.base import (
     init_weight,
 )
 from operators.probe import ProbeNet
-from operators.units import split
+from operators.units import split_in_place
 
 LossFn = Callable[[torch.nn.Module], torch.Tensor]
 Kind = Literal["split", "grow", "layer"]
@@ -279,14 +279,8 @@ def _apply(
     for c in chosen:
         if c.kind == "split":
             assert c.direction is not None
-            child = split(
-                child,
-                rng=np.random.default_rng(0),
-                node=c.node,
-                unit=c.index,
-                eps=split_eps,
-                delta=_pad_direction(parent, child, c.node, c.direction).tolist(),
-            )
+            delta = _pad_direction(parent, child, c.node, c.direction)
+            split_in_place(child, c.node, c.index, split_eps, delta)
     return child
 
 

@@ -182,7 +182,18 @@ def split(
         d = np.asarray(delta, dtype=np.float64)
         if d.shape != (fan,):
             raise ValueError(f"split: expected delta of shape ({fan},) (got {d.shape})")
-    rows = incoming_rows(child, v, j)
+    split_in_place(child, v, j, eps, d)
+    params: dict[str, Any] = {"node": v, "unit": j, "eps": eps}
+    params["delta"] = "random" if delta is None else d.tolist()
+    return finish(child, genome, rng, what, params)
+
+
+def split_in_place(genome: Genome, v: str, j: int, eps: float, d: Array) -> None:
+    """The edit of :func:`split` on ``genome`` itself (no copy, no validation)."""
+    g = genome.graph
+    preds = sorted(g.predecessors(v), key=str)
+    sizes = [genome.units(u) for u in preds]
+    rows = incoming_rows(genome, v, j)
     new_rows: dict[str, Array] = {}
     col = 0
     for u, size in zip(preds, sizes, strict=True):
@@ -196,10 +207,7 @@ def split(
     for w in g.successors(v):
         g.edges[v, w]["weight"][:, j] *= 0.5
         outgoing[w] = g.edges[v, w]["weight"][:, [j]].copy()
-    append_units(child, v, new_rows, np.array([b - eps * d[-1]]), outgoing)
-    params: dict[str, Any] = {"node": v, "unit": j, "eps": eps}
-    params["delta"] = "random" if delta is None else d.tolist()
-    return finish(child, genome, rng, what, params)
+    append_units(genome, v, new_rows, np.array([b - eps * d[-1]]), outgoing)
 
 
 def grow_units(

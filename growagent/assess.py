@@ -1,0 +1,283 @@
+"""Judge one genome: distil and/or fine-tune it for a budget, then evaluate.
+
+:func:`assess` is the one call the search makes per candidate. It never
+raises for a bad genome or a misbehaving environment: it returns an
+:class:`Assessment` with ``status="failed"`` and the reason. Executors move
+bytes: :func:`assess_bytes` takes and returns JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+import genomes
+from genomes import Genome
+from growagent.distill.distill import DistillConfig, distill
+from growagent.rl.evaluate import evaluate
+from growagent.rl.ppo import PPOConfig, train_ppo
+
+
+@dataclass
+class TaskConfig:
+    """How a genome is trained and judged."""
+
+    env: str | Callable[[], Any] = "CartPole-v1"
+    """Gymnasium id (or, in-process only, an env factory; not serialisable)."""
+    num_envs: int | None = None
+    """If set, overrides ``ppo.num_envs`` and ``distill.num_envs``."""
+    distill: DistillConfig | None = field(default_factory=DistillConfig)
+    """Distillation settings; ``None`` (or no teacher given) skips distillation."""
+    finetune_steps: int = 0
+    """PPO steps after distillation (the whole training when there is no teacher)."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO settings of the fine-tune."""
+    eval_episodes: int = 10
+    """Deterministic evaluation episodes."""
+    eval_seed: int = 10_000
+    """Seed of the evaluation episodes (the same for every genome, so returns compare)."""
+    size_objective: Literal["params", "macs"] = "params"
+    """Which size the search minimises: policy parameters or policy MACs."""
+    threads: int | None = 1
+    """``torch.set_num_threads`` during the assessment (``None`` leaves it alone)."""
+
+    def __post_init__(self) -> None:
+        if self.size_objective not in ("params", "macs"):
+            raise ValueError(
+                f"size_objective: expected 'params' or 'macs' (got {self.size_objective!r})"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the env must be a gymnasium id)."""
+        if not isinstance(self.env, str):
+            raise TypeError("TaskConfig.to_dict: env must be a gymnasium id, not a factory")
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["distill"] = None if self.distill is None else self.distill.to_dict()
+        d["ppo"] = self.ppo.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskConfig:
+        """Build from :meth:`to_dict`'s output; unknown keys raise ``ValueError``.
+
+        Examples
+        --------
+        >>> t = TaskConfig(env="Acrobot-v1", finetune_steps=100)
+        >>> TaskConfig.from_dict(t.to_dict()) == t
+        True
+        >>> TaskConfig.from_dict({"envv": "x"})
+        Traceback (most recent call last):
+        ...
+        ValueError: TaskConfig: unknown keys ['envv'] (valid: [...])
+        """
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ValueError(f"TaskConfig: unknown keys {unknown} (valid: {valid})")
+        data = dict(data)
+        if isinstance(data.get("distill"), dict):
+            data["distill"] = DistillConfig.from_dict(data["distill"])
+        if isinstance(data.get("ppo"), dict):
+            data["ppo"] = PPOConfig.from_dict(data["ppo"])
+        return cls(**data)
+
+
+@dataclass
+class Assessment:
+    """The outcome of :func:`assess`."""
+
+    status: Literal["ok", "failed"]
+    """``"ok"`` or ``"failed"``."""
+    error: str | None = None
+    """Why it failed (exception type and message)."""
+    objectives: dict[str, float] = field(default_factory=dict)
+    """``return`` (mean deterministic return), ``params`` and ``macs`` of the policy."""
+    eval_std: float = float("nan")
+    """Standard deviation of the evaluation returns."""
+    wall_time: float = 0.0
+    """Seconds spent in :func:`assess`."""
+    genome: Genome | None = None
+    """The trained genome (Lamarckian: weights and obs statistics), if ok."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Extra figures: evaluation returns, training steps, final distillation KL."""
+
+    def to_json(self) -> str:
+        """JSON text (the genome through ``genomes.to_dict``)."""
+        d = {
+            "status": self.status,
+            "error": self.error,
+            "objectives": self.objectives,
+            "eval_std": None if math.isnan(self.eval_std) else self.eval_std,
+            "wall_time": self.wall_time,
+            "genome": None if self.genome is None else genomes.to_dict(self.genome),
+            "info": self.info,
+        }
+        return json.dumps(d, allow_nan=False, default=float)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Assessment:
+        """Parse :meth:`to_json`'s output.
+
+        Examples
+        --------
+        >>> a = Assessment("failed", error="boom")
+        >>> Assessment.from_json(a.to_json()).error
+        'boom'
+        """
+        d = json.loads(text)
+        return cls(
+            status=d["status"],
+            error=d["error"],
+            objectives=d["objectives"],
+            eval_std=float("nan") if d["eval_std"] is None else d["eval_std"],
+            wall_time=d["wall_time"],
+            genome=None if d["genome"] is None else genomes.from_dict(d["genome"]),
+            info=d.get("info", {}),
+        )
+
+
+def assess(
+    genome: Genome, task: TaskConfig, *, seed: int, teacher: Genome | None = None
+) -> Assessment:
+    """Train ``genome`` for the task's budget, evaluate it, return its objectives.
+
+    Steps: distil from ``teacher`` (when both it and ``task.distill`` are
+    given), then PPO for ``task.finetune_steps`` (if > 0), then a
+    deterministic evaluation on ``task.eval_episodes`` episodes from
+    ``task.eval_seed``.
+
+    Parameters
+    ----------
+    genome : Genome
+        The candidate; not modified.
+    task : TaskConfig
+        Budgets and settings.
+    seed : int
+        Seed of training.
+    teacher : Genome, optional
+        Trained teacher for distillation.
+
+    Returns
+    -------
+    Assessment
+        ``status="failed"`` with ``error`` set if anything went wrong
+        (invalid genome, non-finite values, an env that raises); never raises
+        for those.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> task = TaskConfig(env="CartPole-v1", distill=None, finetune_steps=1024, eval_episodes=2)
+    >>> a = assess(genomes.minimal(4, 2), task, seed=0)
+    >>> a.status, a.objectives["params"]
+    ('ok', 10)
+    """
+    t0 = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    info: dict[str, Any] = {}
+    try:
+        if task.threads is not None:
+            torch.set_num_threads(task.threads)
+        genome.validate()
+        trained = genome
+        ppo_cfg, dist_cfg = task.ppo, task.distill
+        if task.num_envs is not None:
+            ppo_cfg = dataclasses.replace(ppo_cfg, num_envs=task.num_envs)
+            if dist_cfg is not None:
+                dist_cfg = dataclasses.replace(dist_cfg, num_envs=task.num_envs)
+        if teacher is not None and dist_cfg is not None:
+            trained, dlog = distill(trained, teacher, task.env, config=dist_cfg, seed=seed)
+            info["distill_steps"] = dlog.total_steps
+            info["distill_kl"] = dlog.kl[-1] if dlog.kl else None
+        if task.finetune_steps > 0:
+            trained, plog = train_ppo(
+                trained, task.env, total_steps=task.finetune_steps, config=ppo_cfg, seed=seed
+            )
+            info["ppo_steps"] = plog.total_steps
+        ev = evaluate(trained, task.env, episodes=task.eval_episodes, seed=task.eval_seed)
+        if not math.isfinite(ev.mean):
+            raise ValueError(f"Non-finite evaluation return {ev.mean}")
+        info["eval_returns"] = ev.returns
+        trained.validate()  # non-finite weights fail here
+        return Assessment(
+            status="ok",
+            objectives={
+                "return": ev.mean,
+                "params": trained.num_params("policy"),
+                "macs": trained.macs("policy"),
+            },
+            eval_std=ev.std,
+            wall_time=time.perf_counter() - t0,
+            genome=trained,
+            info=info,
+        )
+    except Exception as exc:
+        return Assessment(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            wall_time=time.perf_counter() - t0,
+            info=info,
+        )
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def assess_bytes(payload: bytes) -> bytes:
+    """:func:`assess` over JSON bytes, for executors.
+
+    ``payload`` is ``{"genome": genome dict, "task": TaskConfig dict, "seed":
+    int, "teacher": genome dict or null}``; the result is
+    :meth:`Assessment.to_json` encoded as UTF-8. A malformed payload gives a
+    failed assessment, not an exception.
+
+    Examples
+    --------
+    >>> out = Assessment.from_json(assess_bytes(b"{}"))
+    >>> out.status, out.error
+    ('failed', "Bad payload: KeyError: 'genome'")
+    """
+    t0 = time.perf_counter()
+    try:
+        data = json.loads(payload)
+        genome = genomes.from_dict(data["genome"])
+        task = TaskConfig.from_dict(data["task"])
+        seed = int(data["seed"])
+        teacher = None if data.get("teacher") is None else genomes.from_dict(data["teacher"])
+    except Exception as exc:
+        failed = Assessment(
+            "failed",
+            error=f"Bad payload: {type(exc).__name__}: {exc}",
+            wall_time=time.perf_counter() - t0,
+        )
+        return failed.to_json().encode()
+    return assess(genome, task, seed=seed, teacher=teacher).to_json().encode()
+
+
+def make_payload(
+    genome: Genome, task: TaskConfig, *, seed: int, teacher: Genome | None = None
+) -> bytes:
+    """The JSON bytes :func:`assess_bytes` expects.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> p = make_payload(genomes.minimal(4, 2), TaskConfig(), seed=3)
+    >>> json.loads(p)["seed"]
+    3
+    """
+    return json.dumps(
+        {
+            "genome": genomes.to_dict(genome),
+            "task": task.to_dict(),
+            "seed": seed,
+            "teacher": None if teacher is None else genomes.to_dict(teacher),
+        },
+        allow_nan=False,
+    ).encode()

@@ -45,12 +45,7 @@ def describe_observation_space(space: SpaceLike) -> dict[str, Any]:
     if isinstance(space, (int, np.integer)):
         return {"type": "box", "shape": [int(space)]}
     if hasattr(space, "low") and hasattr(space, "shape") and space.shape is not None:
-        return {
-            "type": "box",
-            "shape": [int(s) for s in space.shape],
-            "low": np.asarray(space.low, dtype=np.float64).ravel().tolist(),
-            "high": np.asarray(space.high, dtype=np.float64).ravel().tolist(),
-        }
+        return _box(space)
     raise TypeError(
         f"Expected a Box observation space or an int (got {type(space).__name__}: {space!r})"
     )
@@ -93,15 +88,20 @@ def describe_action_space(space: SpaceLike) -> dict[str, Any]:
             desc["start"] = start
         return desc
     if hasattr(space, "low") and hasattr(space, "shape") and space.shape is not None:
-        return {
-            "type": "box",
-            "shape": [int(s) for s in space.shape],
-            "low": np.asarray(space.low, dtype=np.float64).ravel().tolist(),
-            "high": np.asarray(space.high, dtype=np.float64).ravel().tolist(),
-        }
+        return _box(space)
     raise TypeError(
         f"Expected a Discrete or Box action space or an int (got {type(space).__name__}: {space!r})"
     )
+
+
+def _box(space: Any) -> dict[str, Any]:
+    """A Box description; bounds are kept only when all are finite (JSON has no inf)."""
+    desc: dict[str, Any] = {"type": "box", "shape": [int(s) for s in space.shape]}
+    low = np.asarray(space.low, dtype=np.float64).ravel()
+    high = np.asarray(space.high, dtype=np.float64).ravel()
+    if np.isfinite(low).all() and np.isfinite(high).all():
+        desc["low"], desc["high"] = low.tolist(), high.tolist()
+    return desc
 
 
 def flat_size(desc: dict[str, Any]) -> int:

@@ -21,12 +21,17 @@ class UserError(Exception):
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from gymnasium.error import Error as GymError
+
     from genomes import GenomeError
     from growagent.archive import ArchiveError
     from growagent.mapping import ConfigError
+    from growagent.rl.envs import UnsupportedEnvError
 
     return (
         UserError,
+        GymError,
+        UnsupportedEnvError,
         GenomeError,
         ConfigError,
         ArchiveError,
@@ -100,7 +105,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(genome.summary())
     lineage = genome.meta["lineage"]
     print(f"structural hash: {genome.structural_hash()}")
-    print(f"lineage: id={lineage.get('id')} parents={lineage.get('parents')} op={lineage.get('operator')}")
+    print(
+        f"lineage: id={lineage.get('id')} parents={lineage.get('parents')} op={lineage.get('operator')}"
+    )
     if args.png:
         print(f"picture: {genome.draw(args.png)}")
     return 0
@@ -141,7 +148,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     genome = _load_genome_or_run(args.genome)
     assert isinstance(genome, Genome)
-    out = args.out or str(Path(args.genome).with_suffix(".pt" if args.format == "torchscript" else ".onnx"))
+    out = args.out or str(
+        Path(args.genome).with_suffix(".pt" if args.format == "torchscript" else ".onnx")
+    )
     print(f"exported: {export_policy(genome, out, fmt=args.format)}")
     return 0
 

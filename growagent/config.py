@@ -1,0 +1,160 @@
+"""Run configuration: dataclasses loaded from TOML, strictly.
+
+A run file (see ``runs/cartpole.toml``) has top-level keys ``name``, ``env``,
+``seed``, ``out`` and the tables ``[teacher]``, ``[evolution]``,
+``[assess]`` (with ``[assess.ppo]`` and ``[assess.distill]``) and
+``[executor]``. Unknown keys are rejected with the list of valid ones; the
+resolved config is saved in the run's archive and as ``config.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from growagent.assess import TaskConfig
+from growagent.mapping import ConfigError, from_mapping, to_mapping
+
+
+@dataclass
+class TeacherConfig:
+    """How the run gets its teacher."""
+
+    path: str = ""
+    """A genome JSON or SB3 ``.zip`` to load; empty trains one with PPO."""
+    steps: int = 100_000
+    """PPO environment steps when training the teacher."""
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden widths of the teacher network."""
+
+
+@dataclass
+class EvolutionConfig:
+    """The (mu + lambda) search."""
+
+    generations: int = 5
+    """Generations after the seed population (generation 0)."""
+    mu: int = 8
+    """Population size kept after each selection."""
+    offspring: int = 8
+    """Children made and assessed per generation (lambda)."""
+    select: Literal["nsga2", "tournament"] = "nsga2"
+    """Selection: NSGA-II on (return, size), or tournament."""
+    tournsize: int = 3
+    """Tournament size when ``select = "tournament"``."""
+    size_objective: Literal["params", "macs"] = "params"
+    """Size to minimise: policy parameters or policy multiply-accumulates."""
+    seeds: list[str] = field(default_factory=lambda: ["minimal", "mlp:4", "mlp:8", "mlp:8,8"])
+    """Seed population: ``minimal``, ``mlp:W1,W2,...`` or a genome file path."""
+    seed_activation: str = "tanh"
+    """Hidden activation of ``mlp:`` seeds."""
+    operator_weights: dict[str, float] = field(default_factory=dict)
+    """Relative weight of each operator (registry name); empty: the defaults."""
+    max_params: int = 5000
+    """Children above this many parameters are not made."""
+    max_hidden_nodes: int = 6
+    """Children above this many hidden nodes are not made."""
+    max_units: int = 64
+    """No node grows beyond this many units."""
+    champion_tolerance: float = 0.05
+    """The champion is the smallest Pareto agent within this fraction of the best return."""
+
+
+@dataclass
+class ExecutorConfig:
+    """Where assessments run."""
+
+    kind: Literal["serial", "process", "ray"] = "process"
+    """``serial`` (in process), ``process`` (local workers) or ``ray``."""
+    workers: int = 0
+    """Parallel workers; 0 means one per core."""
+    timeout: float = 900.0
+    """Seconds one assessment may take before it is killed and retried."""
+    retries: int = 1
+    """Extra attempts for a task that failed, timed out or lost its worker."""
+    address: str = ""
+    """Ray cluster address; empty starts a local Ray instance."""
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved with the run."""
+
+    name: str = "run"
+    """Run name; the run directory is ``out/name``."""
+    env: str = "CartPole-v1"
+    """Gymnasium environment id."""
+    seed: int = 0
+    """Master seed: the whole run is reproducible from it (serial executor)."""
+    out: str = "runs"
+    """Parent folder of the run directory."""
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    """The teacher (trained once per run and cached in the run directory)."""
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    """The search."""
+    assess: TaskConfig = field(default_factory=TaskConfig)
+    """How one genome is trained and judged (its ``env`` is set from ``env``)."""
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    """Where assessments run."""
+
+    def __post_init__(self) -> None:
+        self.assess = dataclasses.replace(self.assess, env=self.env)
+        for key in ("generations", "mu", "offspring"):
+            if getattr(self.evolution, key) < (0 if key == "generations" else 1):
+                raise ConfigError(f"evolution.{key}: expected a positive value")
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this run's outputs go."""
+        return Path(self.out) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data."""
+        data: dict[str, Any] = to_mapping(self)
+        data["assess"] = self.assess.to_dict()
+        data["assess"].pop("env", None)
+        return data
+
+
+def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
+    """A :class:`RunConfig` from a TOML path, a dict or a config object.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and the problem (bad TOML, unknown key, wrong type).
+
+    Examples
+    --------
+    >>> load_config({"env": "CartPole-v1", "evolution": {"mu": 4}}).evolution.mu
+    4
+    """
+    if isinstance(source, RunConfig):
+        return source
+    if isinstance(source, dict):
+        return from_mapping(RunConfig, _prepare(source))
+    path = Path(source)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return from_mapping(RunConfig, _prepare(data))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _prepare(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if isinstance(data.get("assess"), dict):
+        assess = dict(data["assess"])
+        if "env" in assess:
+            raise ConfigError("Unknown key 'env' in [assess]; set the top-level 'env' instead")
+        assess["env"] = data.get("env", RunConfig.env)
+        data["assess"] = TaskConfig.from_dict(assess)
+    return data

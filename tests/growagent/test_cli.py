@@ -1,0 +1,221 @@
+"""The command line, run in subprocesses as a user would."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import genomes
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, cwd=None, timeout=600, check=False):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "growagent.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env=env,
+        timeout=timeout,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("growagent: error:")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_show_and_export_a_genome(tmp_path):
+    g = genomes.mlp(4, 2, hidden=[8])
+    path = genomes.save(g, tmp_path / "g.json")
+    out = cli("show", path, "--png", tmp_path / "g.png", check=True).stdout
+    assert "h0" in out and "total: " in out and str(g.num_params()) in out
+    assert (tmp_path / "g.png").stat().st_size > 1000
+    cli("export", path, "--format", "torchscript", "--out", tmp_path / "p.pt", check=True)
+    import torch
+
+    policy = torch.jit.load(str(tmp_path / "p.pt"))
+    obs = torch.randn(6, 4)
+    expected = g.compile()(obs)[0].argmax(dim=1)
+    assert torch.equal(policy(obs), expected)
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("{not json", "Not valid JSON"),
+        ('{"format": "growagent.genome", "format_version": 99}', "format_version"),
+        ("", "Not valid JSON"),
+    ],
+)
+def test_malformed_genome_file_is_one_line(tmp_path, content, needle):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    one_line_error(cli("show", path), "bad.json", needle)
+
+
+def test_missing_file_is_one_line(tmp_path):
+    one_line_error(cli("show", tmp_path / "nope.json"), "nope.json")
+
+
+def test_unknown_config_key_and_bad_toml_are_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('env = "CartPole-v1"\n[evolution]\ngeneratoins = 3\n')
+    one_line_error(
+        cli("run", bad, "--out", tmp_path / "r"), "generatoins", "valid keys", "generations"
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text("env = \n")
+    one_line_error(cli("run", broken, "--out", tmp_path / "r"), "not valid TOML")
+    typo = tmp_path / "typo.toml"
+    typo.write_text('env = "CartPole-v1"\n[assess]\nfinetune_stepz = 3\n')
+    one_line_error(cli("run", typo, "--out", tmp_path / "r"), "finetune_stepz")
+
+
+def test_unknown_environment_is_one_line(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('env = "NoSuchEnv-v9"\n')
+    one_line_error(cli("run", cfg, "--out", tmp_path / "r"), "NoSuchEnv")
+    assert not (tmp_path / "r").exists()
+
+
+TINY = """
+name = "tiny"
+env = "CartPole-v1"
+seed = {seed}
+
+[teacher]
+path = "{teacher}"
+
+[evolution]
+generations = {generations}
+mu = 3
+offspring = 3
+seeds = ["minimal", "mlp:4"]
+
+[assess]
+eval_episodes = 4
+
+[assess.distill]
+steps = 1024
+
+[executor]
+kind = "serial"
+"""
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory):
+    from growagent.distill.teacher import train_teacher
+
+    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
+    return genomes.save(teacher, tmp_path_factory.mktemp("teacher") / "teacher.json")
+
+
+def write_config(tmp_path, teacher_file, generations=2, seed=0):
+    path = tmp_path / f"tiny-{generations}-{seed}.toml"
+    path.write_text(TINY.format(teacher=teacher_file, generations=generations, seed=seed))
+    return path
+
+
+@pytest.mark.slow
+def test_tiny_run_end_to_end(tmp_path, teacher_file):
+    cfg = write_config(tmp_path, teacher_file)
+    proc = cli("run", cfg, "--out", tmp_path / "run", "--quiet", check=True)
+    assert "Pareto front" in proc.stdout and "champion" in proc.stdout
+    run = tmp_path / "run"
+    for name in ["archive.sqlite", "config.toml", "champion.json", "pareto.json", "teacher.json"]:
+        assert (run / name).exists(), name
+    for name in ["index.html", "returns.png", "pareto.png", "lineage.png", "champion.png"]:
+        assert (run / "report" / name).stat().st_size > 0, name
+    db = sqlite3.connect(run / "archive.sqlite")
+    assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM assessments").fetchone()[0] == 2 + 2 * 3
+    front = json.loads((run / "pareto.json").read_text())
+    assert front and all(p["return"] > 100 for p in front)  # distilled agents balance the pole
+    out = cli("eval", run, "--episodes", "3", check=True).stdout
+    assert "mean return" in out
+    # running again into the same directory is refused, nothing is overwritten
+    one_line_error(cli("run", cfg, "--out", run), "resume")
+
+
+def _archive_content(path):
+    db = sqlite3.connect(path)
+    return {
+        "genomes": db.execute(
+            "SELECT id, parent_id, operator, operator_params, structural_hash, params, "
+            "policy_params, policy_macs, generation, body FROM genomes ORDER BY id"
+        ).fetchall(),
+        "assessments": db.execute(
+            "SELECT genome_id, generation, seed, status, error, return_mean, return_std, "
+            "policy_params, policy_macs FROM assessments ORDER BY genome_id"
+        ).fetchall(),
+        "generations": db.execute(
+            "SELECT generation, population, pareto, stats, rng_state FROM generations ORDER BY generation"
+        ).fetchall(),
+    }
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file):
+    cfg = write_config(tmp_path, teacher_file, generations=3, seed=5)
+    cli("run", cfg, "--out", tmp_path / "whole", "--quiet", check=True)
+
+    killed = tmp_path / "killed"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "growagent.cli.main",
+            "run",
+            str(cfg),
+            "--out",
+            str(killed),
+            "--quiet",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill -9 once generation 1 is checkpointed
+        db_path = killed / "archive.sqlite"
+        if db_path.exists():
+            try:
+                n = (
+                    sqlite3.connect(db_path)
+                    .execute("SELECT count(*) FROM generations")
+                    .fetchone()[0]
+                )
+            except sqlite3.Error:
+                n = 0
+            if n >= 2:
+                break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    assert not (killed / "pareto.json").exists(), "the run finished before it could be killed"
+    cli("resume", killed, "--quiet", check=True)
+    assert _archive_content(killed / "archive.sqlite") == _archive_content(
+        tmp_path / "whole" / "archive.sqlite"
+    )
+    assert (killed / "pareto.json").read_text() == (tmp_path / "whole" / "pareto.json").read_text()

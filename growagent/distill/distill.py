@@ -56,6 +56,8 @@ class DistillConfig:
     """Most recent states kept for training."""
     max_grad_norm: float = 1.0
     """Global gradient-norm clip."""
+    max_seconds: float | None = None
+    """Stop after the collection/training round that crosses this wall time (None: no limit)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -186,7 +188,10 @@ def _distill(
             return head.sample(out, log_std, gen)[0]
         return head.deterministic(out)
 
+    t_start = time.perf_counter()
     for _it in range(iterations):
+        if cfg.max_seconds is not None and time.perf_counter() - t_start > cfg.max_seconds:
+            break
         xs, outs, vals = [], [], []
         with torch.no_grad():
             for _t in range(cfg.rollout_steps):

@@ -364,24 +364,27 @@ def _train(
         stats: list[torch.Tensor] = []
         stop = False
         for _epoch in range(cfg.update_epochs):
+            # One gather per epoch; minibatches are then contiguous slices.
             perm = torch.from_numpy(rng.permutation(n))
+            e_obs, e_act, e_logp = b_obs[perm], b_act[perm], b_logp[perm]
+            e_adv, e_ret, e_val = b_adv[perm], b_ret[perm], b_val[perm]
             for start in range(0, n, mb_size):
-                idx = perm[start : start + mb_size]
-                out, value = module(b_obs[idx])
-                new_logp, entropy = head.log_prob_entropy(out, module.log_std, b_act[idx])
-                log_ratio = new_logp - b_logp[idx]
+                idx = slice(start, start + mb_size)
+                out, value = module(e_obs[idx])
+                new_logp, entropy = head.log_prob_entropy(out, module.log_std, e_act[idx])
+                log_ratio = new_logp - e_logp[idx]
                 ratio = log_ratio.exp()
-                mb_adv = b_adv[idx]
-                if cfg.norm_adv and len(idx) > 1:
+                mb_adv = e_adv[idx]
+                if cfg.norm_adv and mb_adv.shape[0] > 1:
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
                 pg_loss = torch.max(
                     -mb_adv * ratio, -mb_adv * ratio.clamp(1 - clip, 1 + clip)
                 ).mean()
                 if cfg.clip_vloss:
-                    v_clip = b_val[idx] + (value - b_val[idx]).clamp(-clip, clip)
-                    v_loss = torch.max((value - b_ret[idx]) ** 2, (v_clip - b_ret[idx]) ** 2).mean()
+                    v_clip = e_val[idx] + (value - e_val[idx]).clamp(-clip, clip)
+                    v_loss = torch.max((value - e_ret[idx]) ** 2, (v_clip - e_ret[idx]) ** 2).mean()
                 else:
-                    v_loss = ((value - b_ret[idx]) ** 2).mean()
+                    v_loss = ((value - e_ret[idx]) ** 2).mean()
                 ent = entropy.mean()
                 loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
                 if not torch.isfinite(loss):

@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from growagent.run import RunResult
+    from growagent.runner import RunResult
 
 
 def run(config: Any, **kwargs: Any) -> RunResult:
-    """Run an evolution; see :func:`growagent.run.run` (imported lazily)."""
-    from growagent.run import run as _run
+    """Run an evolution; see :func:`growagent.runner.run` (imported lazily)."""
+    from growagent.runner import run as _run
 
     return _run(config, **kwargs)
 
 
 def resume(run_dir: Any, **kwargs: Any) -> RunResult:
-    """Resume a run; see :func:`growagent.run.resume`."""
-    from growagent.run import resume as _resume
+    """Resume a run; see :func:`growagent.runner.resume`."""
+    from growagent.runner import resume as _resume
 
     return _resume(run_dir, **kwargs)
 

@@ -125,7 +125,8 @@ class Archive:
         """Store a JSON value under ``key`` (config, teacher id, status...)."""
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                (key, json.dumps(value, sort_keys=True)),
             )
 
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -176,7 +177,9 @@ class Archive:
         return self.db.execute(q, (genome_id,)).fetchone() is not None
 
     # ----------------------------------------------------------- assessments
-    def add_assessment(self, genome_id: str, generation: int, seed: int, row: dict[str, Any]) -> None:
+    def add_assessment(
+        self, genome_id: str, generation: int, seed: int, row: dict[str, Any]
+    ) -> None:
         """Record one assessment; ``row`` holds status, error, return_mean, ..."""
         with self.db:
             self.db.execute(

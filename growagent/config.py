@@ -99,6 +99,10 @@ class RunConfig:
     """How one genome is trained and judged (its ``env`` is set from ``env``)."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     """Where assessments run."""
+    heldout_episodes: int = 20
+    """Episodes of the final held-out evaluation of the champion (0 skips it)."""
+    heldout_seed: int = 1_000_000
+    """First episode seed of the held-out evaluation (unseen during the search)."""
 
     def __post_init__(self) -> None:
         self.assess = dataclasses.replace(self.assess, env=self.env)

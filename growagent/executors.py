@@ -222,13 +222,13 @@ class RayExecutor:
     timeout, retries : as for :class:`ProcessExecutor`.
     """
 
-    def __init__(self, address: str = "", workers: int = 0, timeout: float = 600.0, retries: int = 1):
+    def __init__(
+        self, address: str = "", workers: int = 0, timeout: float = 600.0, retries: int = 1
+    ):
         try:
             import ray
         except ImportError:
-            raise RuntimeError(
-                "The Ray executor needs Ray: pip install 'growagent[ray]'"
-            ) from None
+            raise RuntimeError("The Ray executor needs Ray: pip install 'growagent[ray]'") from None
         self._ray = ray
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -283,7 +283,9 @@ class RayExecutor:
 Executor = SerialExecutor | ProcessExecutor | RayExecutor
 
 
-def make_executor(kind: str, workers: int = 0, timeout: float = 600.0, retries: int = 1, address: str = "") -> Executor:
+def make_executor(
+    kind: str, workers: int = 0, timeout: float = 600.0, retries: int = 1, address: str = ""
+) -> Executor:
     """Build an executor by name: ``"serial"``, ``"process"`` or ``"ray"``."""
     if kind == "serial":
         return SerialExecutor(retries=retries)

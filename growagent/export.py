@@ -37,7 +37,9 @@ class DeployedPolicy(nn.Module):
         eps = 0.0 if norm is None else float(norm.get("epsilon", 1e-8))
         clip = 1e30 if norm is None else float(norm.get("clip", 10.0))
         self.register_buffer("mean", torch.tensor(mean.ravel(), dtype=torch.float32))
-        self.register_buffer("inv_std", torch.tensor(1.0 / np.sqrt(var.ravel() + eps), dtype=torch.float32))
+        self.register_buffer(
+            "inv_std", torch.tensor(1.0 / np.sqrt(var.ravel() + eps), dtype=torch.float32)
+        )
         self.clip = clip
         self.discrete = not genome.is_continuous
         space = genome.action_space
@@ -89,7 +91,9 @@ def export_policy(genome: Genome, path: str | Path, fmt: str = "torchscript") ->
     return path
 
 
-def render_episode(genome: Genome, env_id: str, path: str | Path, seed: int = 0, max_steps: int = 1000) -> Path:
+def render_episode(
+    genome: Genome, env_id: str, path: str | Path, seed: int = 0, max_steps: int = 1000
+) -> Path:
     """Play one deterministic episode and save its frames as a GIF."""
     import gymnasium as gym
     from PIL import Image

@@ -76,7 +76,9 @@ def _check(value: Any, hint: Any, where: str) -> Any:
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer (got {type(value).__name__} {value!r})")
+            raise ConfigError(
+                f"{where}: expected an integer (got {type(value).__name__} {value!r})"
+            )
         return value
     if hint in (str, bool):
         if not isinstance(value, hint):

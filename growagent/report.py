@@ -82,7 +82,9 @@ def write_report(run_dir: str | Path) -> Path:
     front = _pareto(points)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([p[2] for p in points], [p[1] for p in points], c="0.7", s=14, label="assessed")
-    ax.step([p[2] for p in front], [p[1] for p in front], "C0o-", where="post", label="Pareto front")
+    ax.step(
+        [p[2] for p in front], [p[1] for p in front], "C0o-", where="post", label="Pareto front"
+    )
     if teacher is not None:
         size = teacher.num_params("policy")
         if teacher_ret is not None:
@@ -105,10 +107,20 @@ def write_report(run_dir: str | Path) -> Path:
     # Lineage of the champion
     fig, ax = plt.subplots(figsize=(6, 4))
     if chain:
-        ax.plot(range(len(chain)), [c["ret"] if c["ret"] is not None else float("nan") for c in chain], "o-")
+        ax.plot(
+            range(len(chain)),
+            [c["ret"] if c["ret"] is not None else float("nan") for c in chain],
+            "o-",
+        )
         for i, c in enumerate(chain):
-            ax.annotate(f"{c['operator']}\n{c['size']}p", (i, c["ret"] or 0), fontsize=7,
-                        textcoords="offset points", xytext=(0, 6), ha="center")
+            ax.annotate(
+                f"{c['operator']}\n{c['size']}p",
+                (i, c["ret"] or 0),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+            )
     ax.set(xlabel="ancestor (oldest first)", ylabel="return", title="Lineage of the champion")
     fig.tight_layout()
     fig.savefig(out / "lineage.png", dpi=100)

@@ -1,12 +1,12 @@
 """A small TOML writer for resolved configs (tables, strings, numbers, lists).
 
-    >>> print(dumps({"name": "x", "evolution": {"mu": 4, "seeds": ["minimal"]}}))
-    name = "x"
-    <BLANKLINE>
-    [evolution]
-    mu = 4
-    seeds = ["minimal"]
-    <BLANKLINE>
+>>> print(dumps({"name": "x", "evolution": {"mu": 4, "seeds": ["minimal"]}}))
+name = "x"
+<BLANKLINE>
+[evolution]
+mu = 4
+seeds = ["minimal"]
+<BLANKLINE>
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
 
 
 def _print_front(result: object) -> None:
-    from growagent.run import RunResult
+    from growagent.runner import RunResult
 
     assert isinstance(result, RunResult)
     print("\nPareto front (return up, policy size down):")
@@ -51,13 +51,23 @@ def _print_front(result: object) -> None:
     for e in result.pareto:
         mark = "  <- champion" if e.id == result.champion.id else ""
         print(f"  {e.id:<20} {e.ret:9.2f} {e.size:7d}{mark}")
+    if result.teacher_return is not None:
+        print(f"\nteacher: return {result.teacher_return:.2f}")
+    c = result.champion
+    print(f"champion: {c.id}, {c.size} policy parameters, return {c.ret:.2f} in the search")
+    if result.heldout is not None:
+        h = result.heldout
+        print(
+            f"champion held-out: mean return {h['mean']:.2f} +- {h['std']:.2f} "
+            f"over {int(h['episodes'])} unseen episode seeds"
+        )
     print(f"\nchampion: {result.run_dir / 'champion.json'}")
     print(f"report:   {result.run_dir / 'report' / 'index.html'}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from growagent.report import write_report
-    from growagent.run import run
+    from growagent.runner import run
 
     result = run(
         args.config, out=args.out, executor=args.executor, workers=args.workers, quiet=args.quiet
@@ -69,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from growagent.report import write_report
-    from growagent.run import resume
+    from growagent.runner import resume
 
     result = resume(
         args.run_dir,

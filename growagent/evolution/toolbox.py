@@ -51,9 +51,14 @@ class GenomeIndividual:
         return f"GenomeIndividual({self.id}, {fit})"
 
 
-def same_architecture(a: GenomeIndividual, b: GenomeIndividual) -> bool:
-    """Pareto-front twin test: the same structural hash."""
-    return a.genome.structural_hash() == b.genome.structural_hash()
+def same_objectives(a: GenomeIndividual, b: GenomeIndividual) -> bool:
+    """Pareto-front twin test, called only when fitnesses are equal: always a twin.
+
+    Two agents with the same return and size are interchangeable on the
+    front (they may differ in critic or architecture), so the first one found
+    is kept.
+    """
+    return True
 
 
 def mutate_individual(

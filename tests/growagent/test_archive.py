@@ -8,7 +8,12 @@ from growagent.archive import Archive, ArchiveError
 
 def _genome(gid, hidden=(4,), parent=None):
     g = genomes.mlp(4, 2, hidden=list(hidden))
-    g.meta["lineage"] = {"id": gid, "parents": [parent] if parent else [], "operator": "widen", "params": {"node": "h0"}}
+    g.meta["lineage"] = {
+        "id": gid,
+        "parents": [parent] if parent else [],
+        "operator": "widen",
+        "params": {"node": "h0"},
+    }
     return g
 
 

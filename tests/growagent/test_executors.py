@@ -26,7 +26,9 @@ def test_process_executor_retries_dead_worker_and_timeout(tmp_path):
         died = _by_index(ex.run("tests.growagent.tasks:die_once", [str(tmp_path / "m1").encode()]))
         assert died[0].output == b"survived"
         assert died[0].attempts == 2
-        slow = _by_index(ex.run("tests.growagent.tasks:sleep_once", [str(tmp_path / "m2").encode()]))
+        slow = _by_index(
+            ex.run("tests.growagent.tasks:sleep_once", [str(tmp_path / "m2").encode()])
+        )
         assert slow[0].output == b"woke"
         assert slow[0].attempts == 2
         failed = _by_index(ex.run("tests.growagent.tasks:fail", [b"q", b"r"]))

@@ -32,7 +32,10 @@ def test_nested_tables_and_int_to_float():
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"nmae": "y"}, "Unknown key 'nmae' in config; valid keys: inner, name, rate, weights, widths"),
+        (
+            {"nmae": "y"},
+            "Unknown key 'nmae' in config; valid keys: inner, name, rate, weights, widths",
+        ),
         ({"inner": {"widht": 3}}, "Unknown key 'widht' in [inner]; valid keys: kind, width"),
         ({"rate": "fast"}, "rate: expected a number"),
         ({"widths": [1, "2"]}, "widths[1]: expected an integer"),

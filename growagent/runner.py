@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from growagent.archive import Archive
 from growagent.assess import Assessment, TaskConfig
 from growagent.config import RunConfig, load_config
 from growagent.evolution.loop import ea_mu_plus_lambda
-from growagent.evolution.toolbox import GenomeIndividual, build_toolbox, same_architecture
+from growagent.evolution.toolbox import GenomeIndividual, build_toolbox, same_objectives
 from growagent.executors import Executor, make_executor
 from growagent.mapping import ConfigError
 from growagent.tomlwrite import dumps as toml_dumps
@@ -66,6 +66,8 @@ class RunResult:
         Per-generation statistics.
     teacher_return : float | None
         The teacher's evaluation return, for reference.
+    heldout : dict or None
+        The champion's held-out evaluation: ``mean``, ``std``, ``episodes``.
     """
 
     run_dir: Path
@@ -74,7 +76,7 @@ class RunResult:
     archive: Path
     logbook: Any = None
     teacher_return: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    heldout: dict[str, float] | None = None
 
 
 def _seed_genome(
@@ -368,13 +370,24 @@ def resume(
 
 
 def _execute(state: _Run, resume_from: dict[str, Any] | None) -> RunResult:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small networks: more threads only oversubscribe the cores
+    try:
+        return _evolve(state, resume_from)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evolve(state: _Run, resume_from: dict[str, Any] | None) -> RunResult:
     cfg = state.cfg
     from growagent.rl.envs import genome_spaces
 
     spaces = genome_spaces(cfg.env)
     state.get_teacher()
     rng = np.random.default_rng(cfg.seed)
-    pareto = tools.ParetoFront(similar=same_architecture)
+    pareto = tools.ParetoFront(similar=same_objectives)
     stats = _stats()
     logbook = tools.Logbook()
     logbook.header = ["gen", "nevals", *stats.fields]
@@ -491,10 +504,24 @@ def _result(state: _Run, front: list[GenomeIndividual], logbook: tools.Logbook) 
         encoding="utf-8",
     )
     state.archive.set_meta("champion", champion.id)
+    heldout = None
+    if state.cfg.heldout_episodes > 0:
+        from growagent.rl.evaluate import evaluate
+
+        ev = evaluate(
+            champion.genome,
+            state.cfg.env,
+            episodes=state.cfg.heldout_episodes,
+            seed=state.cfg.heldout_seed,
+        )
+        heldout = {"mean": ev.mean, "std": ev.std, "episodes": state.cfg.heldout_episodes}
+        state.archive.set_meta("champion_heldout", heldout)
     return RunResult(
         run_dir=run_dir,
         pareto=entries,
         champion=champion,
         archive=run_dir / "archive.sqlite",
         logbook=logbook,
+        teacher_return=state.archive.get_meta("teacher_return"),
+        heldout=heldout,
     )

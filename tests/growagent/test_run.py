@@ -1,0 +1,89 @@
+"""The Python API of runs: configs, growagent.run, executors in a real search."""
+
+from pathlib import Path
+
+import pytest
+
+import genomes
+import growagent
+from growagent.archive import Archive
+from growagent.config import RunConfig, load_config
+from growagent.mapping import ConfigError
+
+RUNS = Path(__file__).resolve().parents[2] / "runs"
+
+
+@pytest.mark.parametrize("path", sorted(RUNS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_run_configs_load(path):
+    cfg = load_config(path)
+    assert isinstance(cfg, RunConfig)
+    assert cfg.assess.env == cfg.env
+
+
+def test_config_saved_with_the_run_reloads_identically():
+    cfg = load_config(RUNS / "cartpole.toml")
+    assert load_config(cfg.to_dict()) == cfg
+
+
+def test_wrong_types_are_rejected_with_the_key_named():
+    with pytest.raises(ConfigError, match=r"evolution\.mu: expected an integer"):
+        load_config({"evolution": {"mu": "eight"}})
+    with pytest.raises(ConfigError, match="kind: expected one of"):
+        load_config({"executor": {"kind": "threads"}})
+
+
+@pytest.fixture(scope="module")
+def teacher_path(tmp_path_factory):
+    from growagent.distill.teacher import train_teacher
+
+    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=1)
+    return str(genomes.save(teacher, tmp_path_factory.mktemp("t") / "teacher.json"))
+
+
+def _tiny(teacher_path, **executor):
+    return {
+        "name": "api",
+        "env": "CartPole-v1",
+        "seed": 3,
+        "heldout_episodes": 5,
+        "teacher": {"path": teacher_path},
+        "evolution": {"generations": 1, "mu": 2, "offspring": 2, "seeds": ["minimal", "mlp:4"]},
+        "assess": {"eval_episodes": 4, "distill": {"steps": 1024}},
+        "executor": executor,
+    }
+
+
+@pytest.mark.slow
+def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
+    result = growagent.run(_tiny(teacher_path, kind="serial"), out=tmp_path / "r", quiet=True)
+    assert result.run_dir == tmp_path / "r"
+    assert result.champion.id in {e.id for e in result.pareto}
+    sizes = [e.size for e in result.pareto]
+    assert sizes == sorted(sizes)
+    rets = [e.ret for e in result.pareto]
+    assert rets == sorted(rets)  # along the front, bigger agents must do better
+    assert result.heldout is not None and result.heldout["episodes"] == 5
+    with Archive(result.archive, readonly=True) as a:
+        assert a.get_meta("status") == "finished"
+        assert a.get_meta("champion") == result.champion.id
+        stored = a.genome(result.champion.id)
+    assert genomes.dumps(stored) == genomes.dumps(result.champion.genome)
+
+
+@pytest.mark.slow
+def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
+    ray = pytest.importorskip("ray")
+    try:
+        result = growagent.run(
+            _tiny(teacher_path, kind="ray", workers=2, timeout=300.0),
+            out=tmp_path / "ray",
+            quiet=True,
+        )
+    finally:
+        ray.shutdown()
+    with Archive(result.archive, readonly=True) as a:
+        rows = list(a.assessments())
+        gens = a.generations()
+    assert len(gens) == 2
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    assert max(r["return_mean"] for r in rows) > 100

@@ -284,6 +284,7 @@ def run(
     out: str | Path | None = None,
     executor: str | None = None,
     workers: int | None = None,
+    seed: int | None = None,
     quiet: bool = False,
 ) -> RunResult:
     """Run an evolution from a config (TOML path, dict or :class:`RunConfig`).
@@ -295,6 +296,8 @@ def run(
         The run directory (default ``config.out / config.name``).
     executor, workers : optional
         Override ``[executor] kind`` and ``workers``.
+    seed : int, optional
+        Override the master seed.
     quiet : bool
         No progress output.
 
@@ -307,6 +310,8 @@ def run(
         cfg.executor.kind = executor  # type: ignore[assignment]
     if workers is not None:
         cfg.executor.workers = workers
+    if seed is not None:
+        cfg.seed = seed
     run_dir = Path(out) if out is not None else cfg.run_dir
     _check_inputs(cfg)
     if (run_dir / "archive.sqlite").exists():

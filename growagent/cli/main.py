@@ -70,7 +70,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from growagent.runner import run
 
     result = run(
-        args.config, out=args.out, executor=args.executor, workers=args.workers, quiet=args.quiet
+        args.config,
+        out=args.out,
+        executor=args.executor,
+        workers=args.workers,
+        seed=args.seed,
+        quiet=args.quiet,
     )
     write_report(result.run_dir)
     _print_front(result)
@@ -176,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run directory (default: <out>/<name> from the config)")
     r.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
     r.add_argument("--executor", choices=["serial", "process", "ray"])
+    r.add_argument("--seed", type=int, help="override the config's master seed")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
 

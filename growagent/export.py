@@ -29,7 +29,7 @@ class DeployedPolicy(nn.Module):
 
     def __init__(self, genome: Genome):
         super().__init__()
-        self.net = genome.compile(torch.float32, part="policy")
+        self.net = genome.compile(torch.float32, part="policy").requires_grad_(False)
         n = genome.units(genome.input_node)
         norm = genome.meta.get("obs_norm")
         mean = np.zeros(n) if norm is None else np.asarray(norm["mean"], dtype=np.float64)
@@ -95,8 +95,12 @@ def render_episode(
     genome: Genome, env_id: str, path: str | Path, seed: int = 0, max_steps: int = 1000
 ) -> Path:
     """Play one deterministic episode and save its frames as a GIF."""
+    import os
+
     import gymnasium as gym
     from PIL import Image
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # no screen needed for rgb_array
 
     policy = DeployedPolicy(genome).eval()
     try:

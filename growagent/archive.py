@@ -139,8 +139,14 @@ class Archive:
         return json.loads(row[0])
 
     # --------------------------------------------------------------- genomes
-    def add_genome(self, genome: Genome, generation: int | None = None) -> None:
-        """Insert a genome (ignored if its id is already there)."""
+    def add_genome(
+        self, genome: Genome, generation: int | None = None, replace: bool = False
+    ) -> None:
+        """Insert a genome; if its id is already there, keep the old row unless ``replace``.
+
+        ``replace=True`` stores a genome's trained weights over its untrained
+        version (Lamarckian inheritance).
+        """
         lineage = genome.meta["lineage"]
         gid = lineage.get("id")
         if not gid:
@@ -148,7 +154,8 @@ class Archive:
         parents = lineage.get("parents") or []
         with self.db:
             self.db.execute(
-                "INSERT OR IGNORE INTO genomes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO genomes "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     gid,
                     parents[0] if parents else None,

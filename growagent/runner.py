@@ -205,7 +205,7 @@ class _Run:
                 a = Assessment.failure(str(result.error))
             trained = a.genome if a.status == "ok" and a.genome is not None else ind.genome
             trained.meta["lineage"] = ind.genome.meta["lineage"]
-            self.archive.add_genome(trained, generation=generation)
+            self.archive.add_genome(trained, generation=generation, replace=True)
             row = {
                 "status": a.status,
                 "error": a.error,

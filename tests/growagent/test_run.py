@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import genomes
@@ -63,10 +64,19 @@ def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
     rets = [e.ret for e in result.pareto]
     assert rets == sorted(rets)  # along the front, bigger agents must do better
     assert result.heldout is not None and result.heldout["episodes"] == 5
+    # the champion carries its trained weights: unseen episodes agree with the search
+    assert result.heldout["mean"] >= 0.5 * result.champion.ret
     with Archive(result.archive, readonly=True) as a:
         assert a.get_meta("status") == "finished"
         assert a.get_meta("champion") == result.champion.id
         stored = a.genome(result.champion.id)
+        seed0 = a.genome("seed0")
+    # Lamarckian inheritance: the archive holds the trained weights, not the seed's initial ones
+    initial = genomes.minimal(4, 2, seed=0)
+    assert not np.array_equal(
+        seed0.graph.edges["input", "policy"]["weight"],
+        initial.graph.edges["input", "policy"]["weight"],
+    )
     assert genomes.dumps(stored) == genomes.dumps(result.champion.genome)
 
 

@@ -63,18 +63,41 @@ class ActionHead:
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
 
     def log_prob_entropy(
-        self, out: torch.Tensor, log_std: torch.Tensor | None, action: torch.Tensor
+        self,
+        out: torch.Tensor,
+        log_std: torch.Tensor | None,
+        action: torch.Tensor,
+        entropy_grad: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability of ``action`` and the entropy, per sample."""
+        """Log-probability of ``action`` and the entropy, per sample.
+
+        For a Discrete space ``action`` holds indices of shape ``[batch]`` or
+        ``[batch, 1]``. With ``entropy_grad=False`` the entropy is computed
+        without autograd (for logging when it does not enter the loss).
+
+        Examples
+        --------
+        >>> import genomes, torch
+        >>> head = ActionHead(genomes.minimal(4, 2))
+        >>> logp, ent = head.log_prob_entropy(torch.zeros(1, 2), None, torch.tensor([1]))
+        >>> round(logp.item(), 4), round(ent.item(), 4)
+        (-0.6931, 0.6931)
+        """
         if self.continuous:
             assert log_std is not None
             z = (action - out) / log_std.exp()
             logp = (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
-            ent = (0.5 + 0.5 * _LOG_2PI + log_std).sum().expand(out.shape[0])
+            with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+                ent = (0.5 + 0.5 * _LOG_2PI + log_std).sum().expand(out.shape[0])
             return logp, ent
         logp_all = F.log_softmax(out, dim=-1)
-        logp = logp_all.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
-        ent = -(logp_all.exp() * logp_all).sum(-1)
+        index = action if action.dim() == 2 else action.unsqueeze(-1)
+        logp = logp_all.gather(-1, index.long()).squeeze(-1)
+        if entropy_grad:
+            ent = -(logp_all.exp() * logp_all).sum(-1)
+        else:
+            with torch.no_grad():
+                ent = -(logp_all.exp() * logp_all).sum(-1)
         return logp, ent
 
     def deterministic(self, out: torch.Tensor) -> torch.Tensor:

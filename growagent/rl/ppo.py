@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genomes import Genome
@@ -251,6 +252,61 @@ def train_ppo(
     return trained, log
 
 
+class _FlatAdam:
+    """Adam over one flat parameter vector, with the global-norm gradient clip.
+
+    The module's parameters are rebound as views of one flat tensor and their
+    ``.grad`` as views of one flat gradient (autograd accumulates into an
+    existing ``.grad`` in place), so zeroing, clipping and the Adam step are a
+    handful of vector ops instead of a Python loop over tensors. The update is
+    ``torch.optim.Adam``'s (single-tensor path, ``amsgrad=False``, no weight
+    decay); the clip is ``clip_grad_norm_``'s (one norm over all gradients,
+    ``max_norm / (norm + 1e-6)`` clamped at 1).
+    """
+
+    def __init__(self, params: list[nn.Parameter], eps: float, betas: tuple[float, float]):
+        with torch.no_grad():
+            self.param = torch.cat([p.detach().reshape(-1) for p in params])
+        self.grad = torch.zeros_like(self.param)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.data = self.param[offset : offset + n].view_as(p)
+            p.grad = self.grad[offset : offset + n].view_as(p)
+            offset += n
+        self.params = params
+        self.exp_avg = torch.zeros_like(self.param)
+        self.exp_avg_sq = torch.zeros_like(self.param)
+        self.eps = eps
+        self.beta1, self.beta2 = betas
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        self.grad.zero_()
+
+    def check_grads_are_views(self) -> None:
+        """Raise if autograd replaced a ``.grad`` view (then the flat gradient is stale)."""
+        base = self.grad.data_ptr()
+        end = base + self.grad.numel() * self.grad.element_size()
+        for p in self.params:
+            g = p.grad
+            if g is None or not base <= g.data_ptr() < end:
+                raise RuntimeError("Internal error: a parameter gradient left the flat buffer")
+
+    @torch.no_grad()
+    def clip_and_step(self, lr: float, max_norm: float) -> None:
+        g = self.grad
+        norm = torch.linalg.vector_norm(g)
+        g.mul_((max_norm / (norm + 1e-6)).clamp_(max=1.0))
+        self.steps += 1
+        self.exp_avg.lerp_(g, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+        bias_correction1 = 1 - self.beta1**self.steps
+        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5
+        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-lr / bias_correction1)
+
+
 def _train(
     genome: Genome,
     venv: Any,
@@ -261,8 +317,8 @@ def _train(
 ) -> tuple[Genome, TrainLog]:
     module = genome.compile(torch.float32)
     head = ActionHead(genome)
-    params = list(module.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = _FlatAdam(params, eps=cfg.adam_eps, betas=(0.9, 0.999))
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_envs, n_steps, obs_dim = cfg.num_envs, cfg.num_steps, module.obs_units
@@ -290,6 +346,7 @@ def _train(
     ep_ret = np.zeros(n_envs)
     ep_len = np.zeros(n_envs, dtype=np.int64)
     num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
+    entropy_grad = cfg.ent_coef != 0.0
 
     def prep(raw: np.ndarray, update: bool) -> torch.Tensor:
         _check_finite(raw, "observation")
@@ -303,8 +360,6 @@ def _train(
     for update in range(num_updates):
         frac = 1.0 - update / num_updates
         lr = cfg.learning_rate * frac if cfg.anneal_lr else cfg.learning_rate
-        for group in opt.param_groups:
-            group["lr"] = lr
         clip = cfg.clip_coef * frac if cfg.anneal_clip else cfg.clip_coef
 
         # Rollout: batched env steps, no autograd.
@@ -354,66 +409,74 @@ def _train(
         mask = torch.from_numpy(valid_buf.reshape(-1))
         b_obs = obs_buf.reshape(-1, obs_dim)[mask]
         b_act = act_buf.reshape(-1, *act_shape)[mask]
+        if not head.continuous:
+            b_act = b_act.unsqueeze(-1)  # gather index, made once
         b_logp = logp_buf.reshape(-1)[mask]
         b_adv = torch.from_numpy(adv.reshape(-1))[mask]
         b_ret = torch.from_numpy(ret.reshape(-1))[mask]
         b_val = torch.from_numpy(val_buf[:n_steps].reshape(-1))[mask]
         n = b_obs.shape[0]
         mb_size = max(1, math.ceil(n / cfg.num_minibatches))
+        starts = range(0, n, mb_size)
+        # A single minibatch is the whole rollout: its loss is a mean over all
+        # transitions, so shuffling it would change nothing but summation
+        # order, and its normalised advantages are the same every epoch.
+        whole = len(starts) == 1
         module.train()
         stats: list[torch.Tensor] = []
+        log_ratios: list[torch.Tensor] = []
         stop = False
+        # Advantages enter the loss negated (``-adv * ratio``); negate them once.
+        e_nadv = _neg_adv(b_adv, cfg.norm_adv) if whole else b_adv
+        e_obs, e_act, e_logp, e_ret, e_val = b_obs, b_act, b_logp, b_ret, b_val
+        epochs = 0
         for _epoch in range(cfg.update_epochs):
-            # One gather per epoch; minibatches are then contiguous slices.
-            perm = torch.from_numpy(rng.permutation(n))
-            e_obs, e_act, e_logp = b_obs[perm], b_act[perm], b_logp[perm]
-            e_adv, e_ret, e_val = b_adv[perm], b_ret[perm], b_val[perm]
-            for start in range(0, n, mb_size):
+            epochs += 1
+            if not whole:
+                # One gather per epoch; minibatches are then contiguous slices.
+                perm = torch.from_numpy(rng.permutation(n))
+                e_obs, e_act, e_logp = b_obs[perm], b_act[perm], b_logp[perm]
+                e_nadv, e_ret, e_val = b_adv[perm], b_ret[perm], b_val[perm]
+            for start in starts:
                 idx = slice(start, start + mb_size)
                 out, value = module(e_obs[idx])
-                new_logp, entropy = head.log_prob_entropy(out, module.log_std, e_act[idx])
+                new_logp, entropy = head.log_prob_entropy(
+                    out, module.log_std, e_act[idx], entropy_grad=entropy_grad
+                )
                 log_ratio = new_logp - e_logp[idx]
                 ratio = log_ratio.exp()
-                mb_adv = e_adv[idx]
-                if cfg.norm_adv and mb_adv.shape[0] > 1:
-                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                pg_loss = torch.max(
-                    -mb_adv * ratio, -mb_adv * ratio.clamp(1 - clip, 1 + clip)
-                ).mean()
+                nadv = e_nadv if whole else _neg_adv(e_nadv[idx], cfg.norm_adv)
+                pg_loss = torch.max(nadv * ratio, nadv * ratio.clamp(1 - clip, 1 + clip)).mean()
                 if cfg.clip_vloss:
                     v_clip = e_val[idx] + (value - e_val[idx]).clamp(-clip, clip)
                     v_loss = torch.max((value - e_ret[idx]) ** 2, (v_clip - e_ret[idx]) ** 2).mean()
                 else:
-                    v_loss = ((value - e_ret[idx]) ** 2).mean()
+                    v_loss = F.mse_loss(value, e_ret[idx])
                 ent = entropy.mean()
-                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-                if not torch.isfinite(loss):
-                    raise NonFiniteTrainingError(
-                        f"Non-finite loss at update {update} (policy {pg_loss.item()}, value {v_loss.item()})"
-                    )
-                opt.zero_grad(set_to_none=True)
+                loss = torch.add(pg_loss, v_loss, alpha=cfg.vf_coef)
+                if entropy_grad:
+                    loss = torch.sub(loss, ent, alpha=cfg.ent_coef)
+                opt.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                opt.step()
+                opt.clip_and_step(lr, cfg.max_grad_norm)
                 with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean()
-                    clipfrac = ((ratio - 1.0).abs() > clip).float().mean()
-                    stats.append(torch.stack([pg_loss, v_loss, ent, approx_kl, clipfrac]))
-                if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
-                    stop = True
-                    break
+                    stats.append(torch.stack((pg_loss, v_loss, ent)))
+                    log_ratios.append(log_ratio.detach())
+                    if cfg.target_kl is not None:
+                        approx_kl = ((ratio - 1) - log_ratio).mean()
+                        if float(approx_kl) > 1.5 * cfg.target_kl:
+                            stop = True
+                            break
+            if update == 0 and epochs == 1:
+                opt.check_grads_are_views()
             if stop:
                 break
 
+        entry = _update_entry(stats, log_ratios, starts, n, mb_size, clip, update)
         recent = log.episode_returns[-20:]
-        means = torch.stack(stats).mean(0).tolist() if stats else [float("nan")] * 5
         entry = {
             "step": float(log.total_steps),
-            "policy_loss": means[0],
-            "value_loss": means[1],
-            "entropy": means[2],
-            "approx_kl": means[3],
-            "clipfrac": means[4],
+            **entry,
             "lr": lr,
             "mean_return": float(np.mean(recent)) if recent else float("nan"),
         }
@@ -424,3 +487,49 @@ def _train(
     trained = genome.with_weights_from(module)
     trained.meta["obs_norm"] = rms.to_meta() if rms is not None else None
     return trained, log
+
+
+def _neg_adv(adv: torch.Tensor, norm: bool) -> torch.Tensor:
+    """Minus the (optionally normalised) advantages."""
+    if norm and adv.shape[0] > 1:
+        return (adv.mean() - adv) / (adv.std() + 1e-8)
+    return -adv
+
+
+def _update_entry(
+    stats: list[torch.Tensor],
+    log_ratios: list[torch.Tensor],
+    starts: range,
+    n: int,
+    mb_size: int,
+    clip: float,
+    update: int,
+) -> dict[str, float]:
+    """Per-update means of the minibatch losses, approximate KL and clip fraction.
+
+    Raises :class:`NonFiniteTrainingError` if any minibatch loss was not finite
+    (checked once per update rather than once per minibatch).
+    """
+    names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
+    if not stats:
+        return dict.fromkeys(names, float("nan"))
+    losses = torch.stack(stats)
+    if not bool(torch.isfinite(losses).all()):
+        bad = int((~torch.isfinite(losses).all(1)).nonzero()[0, 0])
+        pg, vl = losses[bad, 0].item(), losses[bad, 1].item()
+        raise NonFiniteTrainingError(
+            f"Non-finite loss at update {update} (policy {pg}, value {vl})"
+        )
+    # Mean over minibatches of each minibatch's mean: weight each element by
+    # 1 / (its minibatch size * number of minibatches).
+    sizes = [min(mb_size, n - s) for s in starts] * (len(log_ratios) // len(starts) + 1)
+    sizes = sizes[: len(log_ratios)]
+    lr_all = torch.cat(log_ratios)
+    w = torch.repeat_interleave(
+        torch.tensor([1.0 / (s * len(sizes)) for s in sizes]), torch.tensor(sizes)
+    )
+    ratio = lr_all.exp()
+    approx_kl = (((ratio - 1) - lr_all) * w).sum()
+    clipfrac = ((((ratio - 1.0).abs() > clip).float()) * w).sum()
+    means = losses.mean(0).tolist()
+    return dict(zip(names, [*means, float(approx_kl), float(clipfrac)], strict=True))

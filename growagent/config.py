@@ -2,8 +2,8 @@
 
 A run file (see ``runs/cartpole.toml``) has top-level keys ``name``, ``env``,
 ``seed``, ``out`` and the tables ``[teacher]``, ``[evolution]``,
-``[assess]`` (with ``[assess.ppo]`` and ``[assess.distill]``) and
-``[executor]``. Unknown keys are rejected with the list of valid ones; the
+``[assess]`` (with ``[assess.ppo]`` and ``[assess.distill]``),
+``[predictor]`` and ``[executor]``. Unknown keys are rejected with the list of valid ones; the
 resolved config is saved in the run's archive and as ``config.toml``.
 """
 
@@ -64,6 +64,22 @@ class EvolutionConfig:
 
 
 @dataclass
+class PredictorConfig:
+    """The GNN predictor that screens candidate children before assessment."""
+
+    enabled: bool = True
+    """Screen candidates with the predictor (once it has enough data)."""
+    screen_factor: int = 3
+    """Candidates made per child assessed; the best-ranked are kept."""
+    min_samples: int = 12
+    """Assessed genomes (from earlier generations) needed before screening starts."""
+    epochs: int = 150
+    """Full-batch training epochs, retrained from scratch every generation."""
+    hidden: int = 32
+    """Width of the GIN layers."""
+
+
+@dataclass
 class ExecutorConfig:
     """Where assessments run."""
 
@@ -97,6 +113,8 @@ class RunConfig:
     """The search."""
     assess: TaskConfig = field(default_factory=TaskConfig)
     """How one genome is trained and judged (its ``env`` is set from ``env``)."""
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    """The GNN predictor that screens candidate children."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     """Where assessments run."""
     heldout_episodes: int = 20

@@ -25,7 +25,12 @@ from growagent.archive import Archive
 from growagent.assess import Assessment, TaskConfig
 from growagent.config import RunConfig, load_config
 from growagent.evolution.loop import ea_mu_plus_lambda
-from growagent.evolution.toolbox import GenomeIndividual, build_toolbox, same_objectives
+from growagent.evolution.toolbox import (
+    GenomeIndividual,
+    build_toolbox,
+    same_objectives,
+    take_distinct,
+)
 from growagent.executors import Executor, make_executor
 from growagent.mapping import ConfigError
 from growagent.tomlwrite import dumps as toml_dumps
@@ -215,6 +220,7 @@ class _Run:
                 "policy_macs": trained.macs("policy"),
                 "attempts": result.attempts,
                 "wall_time": a.wall_time,
+                "predicted": ind.predicted,
             }
             self.archive.add_assessment(ind.id, generation, seed, row)
             self._apply(ind, self.archive.assessment(ind.id) or row)
@@ -226,6 +232,56 @@ class _Run:
             return
         ind.genome = self.archive.genome(ind.id)
         ind.fitness.values = (float(row["return_mean"]), float(self.size_of(ind.genome)))
+
+    # ------------------------------------------------------------ predictor
+    def screen(
+        self, candidates: list[GenomeIndividual], k: int, *, generation: int, seen: set[str]
+    ) -> list[GenomeIndividual]:
+        """Rank candidates with a predictor trained on earlier generations; keep ``k``.
+
+        Only assessments of generations before ``generation`` are used, so a
+        resumed run trains exactly the same predictor.
+        """
+        from growagent.predictor import train_predictor
+
+        pcfg = self.cfg.predictor
+        rows = sorted(
+            (
+                r
+                for r in self.archive.assessments()
+                if r["status"] == "ok" and r["generation"] < generation
+            ),
+            key=lambda r: r["genome_id"],
+        )
+        returns = [float(r["return_mean"]) for r in rows]
+        if len(rows) < pcfg.min_samples or len(set(returns)) < 2:
+            return take_distinct(candidates, k, seen)
+        predictor = train_predictor(
+            [self.archive.genome(r["genome_id"]) for r in rows],
+            returns,
+            epochs=pcfg.epochs,
+            hidden=pcfg.hidden,
+            seed=self.cfg.seed + generation,
+        )
+        for ind, score in zip(candidates, predictor.score([c.genome for c in candidates])):
+            ind.predicted = float(score)
+        ranked = sorted(candidates, key=lambda c: -(c.predicted or 0.0))
+        return take_distinct(ranked, k, seen)
+
+    @staticmethod
+    def screen_quality(offspring: list[GenomeIndividual]) -> dict[str, Any]:
+        """Kendall tau between predictions (made before) and measured returns."""
+        from growagent.predictor import kendall_tau
+
+        pairs = [
+            (ind.predicted, ind.fitness.values[0])
+            for ind in offspring
+            if ind.predicted is not None and ind.fitness.valid
+        ]
+        if len(pairs) < 3:
+            return {}
+        tau = kendall_tau([p for p, _ in pairs], [r for _, r in pairs])
+        return {"pred_tau": None if np.isnan(tau) else round(tau, 4), "pred_n": len(pairs)}
 
     # ----------------------------------------------------------- checkpoint
     def checkpoint(
@@ -429,6 +485,15 @@ def _evolve(state: _Run, resume_from: dict[str, Any] | None) -> RunResult:
         gen_holder["gen"] = gen + 1
 
     toolbox.register("evaluate", evaluate)
+    if cfg.predictor.enabled:
+        toolbox.register(
+            "screen",
+            lambda cands, k: state.screen(
+                cands, k, generation=gen_holder["gen"], seen=toolbox.seen
+            ),
+        )
+        toolbox.register("screen_quality", state.screen_quality)
+        toolbox.screen_factor = cfg.predictor.screen_factor
     state.executor = make_executor(
         cfg.executor.kind,
         workers=cfg.executor.workers,

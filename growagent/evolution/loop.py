@@ -33,12 +33,13 @@ def ea_mu_plus_lambda(
 
         evaluate(individuals of population with invalid fitness)
         for g in start_gen + 1 .. ngen:
-            offspring = [mutate(uniform choice of population) for _ in lambda_]
+            candidates = [mutate(uniform choice of population) for _ in screen_factor * lambda_]
+            offspring = screen(candidates, lambda_)   # predictor ranking, or the first ones
             evaluate(offspring)                # assess: distil, train, evaluate
             offspring = those assessed successfully
             halloffame.update(offspring)
             population = select(population + offspring, mu)
-            record stats; call hooks (the archive checkpoint)
+            record stats and the screen's quality; call hooks (the archive checkpoint)
 
     Crossover is not used: splicing two graph genomes does not preserve
     either parent's function, which is the point of the operators.
@@ -48,8 +49,9 @@ def ea_mu_plus_lambda(
     population : list of GenomeIndividual
         The starting population (assessed or not).
     toolbox : deap.base.Toolbox
-        Needs ``mutate``, ``evaluate`` (a list of individuals -> fitness set in
-        place) and ``select``.
+        Needs ``mutate``, ``screen``, ``screen_quality``, ``screen_factor``,
+        ``evaluate`` (a list of individuals -> fitness set in place) and
+        ``select`` (see :func:`growagent.evolution.toolbox.build_toolbox`).
     mu, lambda_ : int
         Population size kept and offspring per generation.
     ngen : int
@@ -80,12 +82,17 @@ def ea_mu_plus_lambda(
             hook(0, population, logbook)
 
     for gen in range(start_gen + 1, ngen + 1):
-        # Vary: each child is a mutation of a uniformly drawn parent
-        parents = [population[int(rng.integers(len(population)))] for _ in range(lambda_)]
-        offspring = [toolbox.mutate(parent)[0] for parent in parents]
+        # Vary: each candidate is a mutation of a uniformly drawn parent
+        n_candidates = toolbox.screen_factor * lambda_
+        parents = [population[int(rng.integers(len(population)))] for _ in range(n_candidates)]
+        candidates = [child for parent in parents for child in toolbox.mutate(parent)]
+
+        # Screen: keep lambda_ of them (ranked by the predictor when there is one)
+        offspring = toolbox.screen(candidates, lambda_)
 
         # Evaluate: short training and evaluation through the executor
         toolbox.evaluate(offspring)
+        quality = toolbox.screen_quality(offspring)
         offspring = [ind for ind in offspring if ind.fitness.valid]
         if halloffame is not None:
             halloffame.update(offspring)
@@ -96,7 +103,7 @@ def ea_mu_plus_lambda(
 
         # Record and checkpoint
         record = stats.compile(population) if stats else {}
-        logbook.record(gen=gen, nevals=len(offspring), **record)
+        logbook.record(gen=gen, nevals=len(offspring), **quality, **record)
         for hook in hooks:
             hook(gen, population, logbook)
     return population, logbook

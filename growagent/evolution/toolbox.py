@@ -33,6 +33,8 @@ class GenomeIndividual:
         The (trained, after assessment) genome.
     fitness : deap.base.Fitness
         ``(return, size)``; invalid until assessed.
+    predicted : float or None
+        The predictor's score, given before assessment (None without one).
     """
 
     fitness: Any
@@ -40,6 +42,7 @@ class GenomeIndividual:
     def __init__(self, genome: Genome):
         self.genome = genome
         self.fitness = creator.GrowFitness()
+        self.predicted: float | None = None
 
     @property
     def id(self) -> str:
@@ -69,20 +72,51 @@ def mutate_individual(
     limits: operators.Limits | None,
     seen: set[str],
     tries: int = 8,
-) -> tuple[GenomeIndividual]:
+) -> tuple[GenomeIndividual, ...]:
     """Mutate through the operators registry; avoid architectures in ``seen``.
 
     Draws up to ``tries`` children and keeps the first whose structural hash
-    is new (else the last one drawn). The parent is untouched (operators are
-    pure); the child carries no fitness yet.
+    is not in ``seen`` (else the last one drawn). The parent is untouched
+    (operators are pure); the child carries no fitness yet. Returns ``()``
+    when no operator applies within the limits.
     """
-    child = ind.genome
+    child = None
     for _ in range(tries):
-        child = operators.mutate(ind.genome, rng, weights=weights, limits=limits)
+        try:
+            child = operators.mutate(ind.genome, rng, weights=weights, limits=limits)
+        except operators.NotApplicable:
+            break
         if child.structural_hash() not in seen:
             break
-    seen.add(child.structural_hash())
-    return (GenomeIndividual(child),)
+    return () if child is None else (GenomeIndividual(child),)
+
+
+def screen_first(
+    candidates: list[GenomeIndividual], k: int, *, seen: set[str]
+) -> list[GenomeIndividual]:
+    """Keep the first ``k`` candidates, preferring architectures not yet seen.
+
+    The default screen (no predictor). Chosen architectures are added to ``seen``.
+    """
+    return take_distinct(candidates, k, seen)
+
+
+def take_distinct(ranked: list[GenomeIndividual], k: int, seen: set[str]) -> list[GenomeIndividual]:
+    """The first ``k`` of ``ranked`` with new structural hashes, topped up with repeats."""
+    chosen: list[GenomeIndividual] = []
+    hashes = set(seen)
+    for ind in ranked:
+        h = ind.genome.structural_hash()
+        if h not in hashes and len(chosen) < k:
+            chosen.append(ind)
+            hashes.add(h)
+    for ind in ranked:
+        if len(chosen) >= k:
+            break
+        if ind not in chosen:
+            chosen.append(ind)
+    seen.update(ind.genome.structural_hash() for ind in chosen)
+    return chosen
 
 
 def build_toolbox(
@@ -94,7 +128,11 @@ def build_toolbox(
     operator_weights: dict[str, float] | None = None,
     limits: operators.Limits | None = None,
 ) -> base.Toolbox:
-    """A DEAP toolbox with ``mutate``, ``select``, ``evaluate`` and ``seen``.
+    """A DEAP toolbox with ``mutate``, ``screen``, ``select``, ``evaluate`` and ``seen``.
+
+    ``screen(candidates, k)`` keeps ``k`` of ``screen_factor * k`` candidate
+    children (the predictor replaces it); ``screen_quality(offspring)``
+    returns extra logbook fields once they are assessed.
 
     ``evaluate`` takes the list of unassessed individuals, runs them through
     the executor and sets their fitness (and trained genome) in place.
@@ -105,6 +143,9 @@ def build_toolbox(
     toolbox.register(
         "mutate", mutate_individual, rng=rng, weights=operator_weights, limits=limits, seen=seen
     )
+    toolbox.register("screen", screen_first, seen=seen)
+    toolbox.register("screen_quality", lambda offspring: {})
+    toolbox.screen_factor = 1
     if select == "nsga2":
         toolbox.register("select", tools.selNSGA2)
     elif select == "tournament":

@@ -114,6 +114,11 @@ eval_episodes = 4
 [assess.distill]
 steps = 1024
 
+[predictor]
+min_samples = 4
+screen_factor = 2
+epochs = 30
+
 [executor]
 kind = "serial"
 """
@@ -146,6 +151,15 @@ def test_tiny_run_end_to_end(tmp_path, teacher_file):
     db = sqlite3.connect(run / "archive.sqlite")
     assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 3
     assert db.execute("SELECT count(*) FROM assessments").fetchone()[0] == 2 + 2 * 3
+    # the predictor screened generation 2's candidates (4 assessed genomes before it)
+    predicted = db.execute(
+        "SELECT generation, predicted FROM assessments WHERE generation = 2"
+    ).fetchall()
+    assert predicted and all(p is not None for _, p in predicted)
+    stats = json.loads(
+        db.execute("SELECT stats FROM generations WHERE generation = 2").fetchone()[0]
+    )
+    assert "pred_tau" in stats and stats["pred_n"] == 3
     front = json.loads((run / "pareto.json").read_text())
     assert front and all(p["return"] > 100 for p in front)  # distilled agents balance the pole
     out = cli("eval", run, "--episodes", "3", check=True).stdout

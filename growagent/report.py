@@ -26,6 +26,14 @@ def _pareto(points: list[tuple[str, float, int]]) -> list[tuple[str, float, int]
     return front
 
 
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
 def lineage(archive: Archive, genome_id: str) -> list[dict[str, Any]]:
     """Ancestors of ``genome_id`` back to a seed, oldest first, with their returns."""
     chain = []
@@ -126,6 +134,19 @@ def write_report(run_dir: str | Path) -> Path:
     fig.savefig(out / "lineage.png", dpi=100)
     plt.close(fig)
 
+    # Generation table (with the predictor's Kendall tau when it screened)
+    cols = ["generation", "nevals", "ret_max", "ret_median", "size_min", "size_median", "pred_tau"]
+    table = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(_fmt(g['stats'].get(c, g.get(c))))}</td>" for c in cols)
+        + "</tr>"
+        for g in gens
+    )
+    gen_table = (
+        "<table border=1 cellspacing=0 cellpadding=3><tr>"
+        + "".join(f"<th>{c}</th>" for c in cols)
+        + f"</tr>{table}</table>"
+    )
     summary = champion.summary() if champion is not None else "(no champion yet)"
     if champion is not None:
         champion.draw(out / "champion.png")
@@ -138,6 +159,9 @@ def write_report(run_dir: str | Path) -> Path:
 {len(rows)} agents assessed, {failed} failed. Champion: <b>{html.escape(str(champion_id))}</b>.</p>
 <img src="returns.png" alt="return per generation"> <img src="pareto.png" alt="Pareto front">
 <img src="lineage.png" alt="lineage of the champion"> {'<img src="champion.png" alt="champion graph">' if champion is not None else ""}
+<h2>Generations</h2>{gen_table}
+<p>pred_tau: Kendall tau between the predictor's scores, made before assessment, and the returns
+measured after it, over that generation's children (empty when the predictor did not screen).</p>
 <h2>Champion</h2><pre>{html.escape(summary)}</pre>
 <h2>Pareto front</h2><pre>{html.escape(json.dumps([{"id": g, "return": r, "policy_params": s} for g, r, s in front], indent=1))}</pre>
 <h2>Config</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre>

@@ -62,6 +62,74 @@ class ActionHead:
         action = (logp_all - (-u.log()).log()).argmax(-1)
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
 
+    def rollout_noise(
+        self, n_steps: int, n_envs: int, n_out: int, gen: torch.Generator
+    ) -> torch.Tensor:
+        """The sampling noise of a whole rollout, drawn in one call.
+
+        Gumbel noise ``-log(-log(u))`` for a Discrete space, standard normal
+        noise for a Box; shape ``[n_steps, n_envs, n_out]``. Pass row ``t``
+        to :meth:`sample_into` at step ``t``.
+
+        Examples
+        --------
+        >>> import genomes, torch
+        >>> head = ActionHead(genomes.minimal(4, 3))
+        >>> head.rollout_noise(5, 2, 3, torch.Generator().manual_seed(0)).shape
+        torch.Size([5, 2, 3])
+        """
+        if self.continuous:
+            return torch.randn((n_steps, n_envs, n_out), generator=gen)
+        u = torch.rand((n_steps, n_envs, n_out), generator=gen).clamp_(min=1e-12)
+        return u.log_().neg_().log_().neg_()
+
+    def sample_into(
+        self,
+        out: torch.Tensor,
+        std: torch.Tensor | None,
+        noise: torch.Tensor,
+        action: torch.Tensor,
+        logp: torch.Tensor | None,
+    ) -> None:
+        """Sample with precomputed ``noise`` (see :meth:`rollout_noise`), writing in place.
+
+        Discrete: ``action`` (long, ``[batch, 1]``) gets the Gumbel-max sample
+        and ``logp`` (``[batch, 1]``) its log-probability. Box: ``action``
+        (``[batch, n]``) gets ``out + std * noise``; its log-probability
+        depends only on the noise and ``log_std`` (see :meth:`noise_log_prob`),
+        so ``logp`` is not written.
+
+        Examples
+        --------
+        >>> import genomes, torch
+        >>> head = ActionHead(genomes.minimal(4, 2))
+        >>> noise = torch.tensor([[0.0, 5.0]])
+        >>> act, logp = torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1)
+        >>> head.sample_into(torch.zeros(1, 2), None, noise, act, logp)
+        >>> act.item(), round(logp.item(), 4)
+        (1, -0.6931)
+        """
+        if self.continuous:
+            assert std is not None
+            torch.addcmul(out, std, noise, out=action)
+            return
+        assert logp is not None
+        logp_all = F.log_softmax(out, dim=-1)
+        torch.argmax(logp_all + noise, dim=-1, keepdim=True, out=action)
+        torch.gather(logp_all, -1, action, out=logp)
+
+    @staticmethod
+    def noise_log_prob(noise: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """Gaussian log-probability of ``mean + exp(log_std) * noise`` (last axis summed).
+
+        Examples
+        --------
+        >>> import torch
+        >>> round(ActionHead.noise_log_prob(torch.zeros(1, 1), torch.zeros(1)).item(), 4)
+        -0.9189
+        """
+        return (-0.5 * noise.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+
     def log_prob_entropy(
         self,
         out: torch.Tensor,
@@ -110,6 +178,19 @@ class ActionHead:
         if self.continuous:
             return np.clip(a, self.low, self.high)
         return a + self.start if self.start else a
+
+    def to_env_numpy(self, action: NDArray[Any]) -> NDArray[Any]:
+        """Like :meth:`to_env` for a NumPy batch; always returns a new array.
+
+        Examples
+        --------
+        >>> import genomes, numpy as np
+        >>> ActionHead(genomes.minimal(4, 2)).to_env_numpy(np.array([1, 0])).tolist()
+        [1, 0]
+        """
+        if self.continuous:
+            return np.clip(action, self.low, self.high)
+        return action + self.start if self.start else action.copy()
 
 
 def check_genome_matches(genome: Genome, obs_space: Any, act_space: Any) -> None:

@@ -329,15 +329,24 @@ def _train(
         rms = RunningMeanStd((obs_dim,), clip=cfg.obs_clip)
 
     act_shape = tuple(genome.action_space["shape"]) if head.continuous else ()
-    obs_buf = torch.zeros((n_steps, n_envs, obs_dim))
+    n_out = int(np.prod(act_shape)) if head.continuous else int(genome.action_space["n"])
+    # Rollout buffers are NumPy arrays shared with tensor views; per-step rows
+    # are made once so the loop only copies into them.
+    obs_np = np.zeros((n_steps, n_envs, obs_dim), dtype=np.float32)
+    obs_buf = torch.from_numpy(obs_np)
+    obs_rows = list(obs_buf)
     act_buf = torch.zeros(
-        (n_steps, n_envs, *act_shape), dtype=torch.float32 if act_shape else torch.long
+        (n_steps, n_envs, *(act_shape or (1,))), dtype=torch.float32 if act_shape else torch.long
     )
-    logp_buf = torch.zeros((n_steps, n_envs))
+    act_rows = list(act_buf)
+    act_np = act_buf.numpy()
+    act_env_rows = list(act_np if act_shape else act_np[..., 0])
+    logp_buf = torch.zeros((n_steps, n_envs, 1))
+    logp_rows = list(logp_buf)
     val_buf = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
-    rew_buf = np.zeros((n_steps, n_envs), dtype=np.float32)
+    rew_buf = np.zeros((n_steps, n_envs), dtype=np.float64)
     term_buf = np.zeros((n_steps, n_envs), dtype=bool)
-    done_buf = np.zeros((n_steps, n_envs), dtype=bool)
+    trunc_buf = np.zeros((n_steps, n_envs), dtype=bool)
     valid_buf = np.zeros((n_steps, n_envs), dtype=bool)
 
     log = TrainLog()
@@ -347,59 +356,59 @@ def _train(
     ep_len = np.zeros(n_envs, dtype=np.int64)
     num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
     entropy_grad = cfg.ent_coef != 0.0
+    update_rms = rms is not None and cfg.normalize_obs
 
-    def prep(raw: np.ndarray, update: bool) -> torch.Tensor:
+    def prep(raw: np.ndarray, out: np.ndarray, update: bool) -> None:
         _check_finite(raw, "observation")
         flat = raw.reshape(n_envs, obs_dim)
         if rms is None:
-            return torch.from_numpy(flat.astype(np.float32))
-        if update and cfg.normalize_obs:
+            out[...] = flat
+            return
+        if update and update_rms:
             rms.update(flat)
-        return torch.from_numpy(rms.normalize(flat))
+        out[...] = rms.normalize(flat)
 
+    last_obs = np.zeros((n_envs, obs_dim), dtype=np.float32)
     for update in range(num_updates):
         frac = 1.0 - update / num_updates
         lr = cfg.learning_rate * frac if cfg.anneal_lr else cfg.learning_rate
         clip = cfg.clip_coef * frac if cfg.anneal_clip else cfg.clip_coef
 
-        # Rollout: batched env steps, no autograd.
+        # Rollout: batched env steps, no autograd; noise drawn for the whole rollout.
         module.eval()
         with torch.no_grad():
+            noise = head.rollout_noise(n_steps, n_envs, n_out, gen)
+            noise_rows = list(noise.view(n_steps, n_envs, *(act_shape or (n_out,))))
+            std = module.log_std.exp() if module.log_std is not None else None
             for t in range(n_steps):
-                obs = prep(raw_obs, update=True)
-                out, value = module(obs)
-                action, logp = head.sample(out, module.log_std, gen)
-                obs_buf[t] = obs
-                act_buf[t] = action
-                logp_buf[t] = logp
+                prep(raw_obs, obs_np[t], update=True)
+                out, value = module(obs_rows[t])
+                head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
                 val_buf[t] = value.numpy()
-                raw_obs, reward, term, trunc, _ = venv.step(head.to_env(action))
-                reward = np.asarray(reward, dtype=np.float64)
-                _check_finite(reward, "reward")
-                valid = ~prev_done
-                done = np.logical_or(term, trunc)
+                raw_obs, reward, term, trunc, _ = venv.step(head.to_env_numpy(act_env_rows[t]))
                 rew_buf[t] = reward
                 term_buf[t] = term
-                done_buf[t] = done
-                valid_buf[t] = valid
-                ep_ret += reward
-                ep_len += valid
-                if done.any():
-                    for i in np.flatnonzero(done):
-                        log.episode_returns.append(float(ep_ret[i]))
-                        log.episode_lengths.append(int(ep_len[i]))
-                    ep_ret[done] = 0.0
-                    ep_len[done] = 0
-                prev_done = done
-            val_buf[n_steps] = module(prep(raw_obs, update=False))[1].numpy()
+                trunc_buf[t] = trunc
+            prep(raw_obs, last_obs, update=False)
+            val_buf[n_steps] = module(torch.from_numpy(last_obs))[1].numpy()
+            if head.continuous:
+                assert module.log_std is not None
+                logp_buf[..., 0] = head.noise_log_prob(noise.view_as(act_buf), module.log_std)
         log.total_steps += n_envs * n_steps
+        _check_finite(rew_buf, "reward")
+        done_buf = np.logical_or(term_buf, trunc_buf)
+        valid_buf[0] = ~prev_done
+        valid_buf[1:] = ~done_buf[:-1]
+        prev_done = done_buf[-1].copy()
+        _episode_stats(rew_buf, valid_buf, done_buf, ep_ret, ep_len, log)
 
         # GAE; a truncated step bootstraps from its final observation's value,
         # which the following (masked) step computed.
+        rew32 = rew_buf.astype(np.float32)
         adv = np.zeros((n_steps, n_envs), dtype=np.float32)
         last = np.zeros(n_envs, dtype=np.float32)
         for t in reversed(range(n_steps)):
-            delta = rew_buf[t] + cfg.gamma * val_buf[t + 1] * ~term_buf[t] - val_buf[t]
+            delta = rew32[t] + cfg.gamma * val_buf[t + 1] * ~term_buf[t] - val_buf[t]
             last = delta + cfg.gamma * cfg.gae_lambda * ~done_buf[t] * last
             last = np.where(valid_buf[t], last, 0.0).astype(np.float32)
             adv[t] = last
@@ -408,9 +417,7 @@ def _train(
         # Update: minibatch epochs over the valid transitions.
         mask = torch.from_numpy(valid_buf.reshape(-1))
         b_obs = obs_buf.reshape(-1, obs_dim)[mask]
-        b_act = act_buf.reshape(-1, *act_shape)[mask]
-        if not head.continuous:
-            b_act = b_act.unsqueeze(-1)  # gather index, made once
+        b_act = act_buf.reshape(-1, *(act_shape or (1,)))[mask]  # [n, 1]: a gather index
         b_logp = logp_buf.reshape(-1)[mask]
         b_adv = torch.from_numpy(adv.reshape(-1))[mask]
         b_ret = torch.from_numpy(ret.reshape(-1))[mask]
@@ -533,3 +540,31 @@ def _update_entry(
     clipfrac = ((((ratio - 1.0).abs() > clip).float()) * w).sum()
     means = losses.mean(0).tolist()
     return dict(zip(names, [*means, float(approx_kl), float(clipfrac)], strict=True))
+
+
+def _episode_stats(
+    rew: np.ndarray,
+    valid: np.ndarray,
+    done: np.ndarray,
+    ep_ret: np.ndarray,
+    ep_len: np.ndarray,
+    log: TrainLog,
+) -> None:
+    """Log the episodes that ended in this rollout, in completion order.
+
+    ``ep_ret`` / ``ep_len`` carry each env's unfinished episode across
+    rollouts and are updated in place.
+    """
+    csum_r = np.cumsum(rew, axis=0)
+    csum_l = np.cumsum(valid, axis=0, dtype=np.int64)
+    base_r = np.zeros_like(ep_ret)
+    base_l = np.zeros_like(ep_len)
+    for t, i in zip(*np.nonzero(done), strict=True):
+        log.episode_returns.append(float(ep_ret[i] + csum_r[t, i] - base_r[i]))
+        log.episode_lengths.append(int(ep_len[i] + csum_l[t, i] - base_l[i]))
+        ep_ret[i] = 0.0
+        ep_len[i] = 0
+        base_r[i] = csum_r[t, i]
+        base_l[i] = csum_l[t, i]
+    ep_ret += csum_r[-1] - base_r
+    ep_len += csum_l[-1] - base_l

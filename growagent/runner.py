@@ -141,13 +141,22 @@ class _Run:
             teacher = load_teacher(cfg.teacher.path)
         else:
             self.say(f"training the teacher: PPO {cfg.teacher.steps} steps on {cfg.env}")
-            teacher = get_teacher(
-                cfg.env,
-                cache_dir=self.run_dir / "cache",
-                total_steps=cfg.teacher.steps,
-                seed=cfg.seed,
-                hidden=tuple(cfg.teacher.hidden),
-            )
+            bar = _progress(cfg.teacher.steps, "teacher", self.quiet, unit="step")
+
+            def advance(entry: dict[str, float]) -> None:
+                bar.update(min(int(entry["step"]), cfg.teacher.steps) - bar.n)
+
+            try:
+                teacher = get_teacher(
+                    cfg.env,
+                    cache_dir=self.run_dir / "cache",
+                    total_steps=cfg.teacher.steps,
+                    seed=cfg.seed,
+                    hidden=tuple(cfg.teacher.hidden),
+                    callback=advance,
+                )
+            finally:
+                bar.close()
         teacher.meta["lineage"] = {
             "id": "teacher",
             "parents": [],
@@ -311,10 +320,10 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return json.loads(json.dumps(state))
 
 
-def _progress(total: int, desc: str, quiet: bool) -> Any:
+def _progress(total: int, desc: str, quiet: bool, unit: str = "agent") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet, leave=False, unit="agent")
+    return tqdm(total=total, desc=desc, disable=quiet, leave=False, unit=unit)
 
 
 def _stats() -> tools.Statistics:

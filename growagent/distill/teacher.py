@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import genomes
@@ -20,6 +20,7 @@ def train_teacher(
     hidden: Sequence[int] = (64, 64),
     seed: int = 0,
     config: PPOConfig | None = None,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
 ) -> Genome:
     """Train a ``genomes.mlp`` teacher (tanh, separate trunks) with PPO.
 
@@ -36,6 +37,8 @@ def train_teacher(
     config : PPOConfig, optional
         Defaults to :func:`growagent.rl.zoo_config` for a known id (with
         observation normalisation on), else ``PPOConfig()``.
+    callback : callable, optional
+        Passed to :func:`growagent.rl.ppo.train_ppo` (called after each update).
 
     Returns
     -------
@@ -52,7 +55,9 @@ def train_teacher(
     if config is None:
         config = zoo_config(env, normalize_obs=True) if isinstance(env, str) else PPOConfig()
     genome = genomes.mlp(obs_space, act_space, hidden=list(hidden), activation="tanh", seed=seed)
-    trained, _ = train_ppo(genome, env, total_steps=total_steps, config=config, seed=seed)
+    trained, _ = train_ppo(
+        genome, env, total_steps=total_steps, config=config, seed=seed, callback=callback
+    )
     trained.meta["tags"]["role"] = "teacher"
     return trained
 
@@ -110,6 +115,7 @@ def get_teacher(
     seed: int = 0,
     hidden: Sequence[int] = (64, 64),
     config: PPOConfig | None = None,
+    callback: Callable[[dict[str, float]], bool | None] | None = None,
 ) -> Genome:
     """Train a teacher once and cache it as ``cache_dir/teacher-<env>-<hash>.json``.
 
@@ -131,7 +137,7 @@ def get_teacher(
     if path.exists():
         return genomes.load(path)
     teacher = train_teacher(
-        env_id, total_steps=total_steps, hidden=hidden, seed=seed, config=config
+        env_id, total_steps=total_steps, hidden=hidden, seed=seed, config=config, callback=callback
     )
     cache_dir.mkdir(parents=True, exist_ok=True)
     genomes.save(teacher, path)

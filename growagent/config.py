@@ -26,7 +26,7 @@ class TeacherConfig:
     path: str = ""
     """A genome JSON or SB3 ``.zip`` to load; empty trains one with PPO."""
     steps: int = 100_000
-    """PPO environment steps when training the teacher."""
+    """PPO environment steps when training the teacher (rl-zoo settings for the env)."""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the teacher network."""
 

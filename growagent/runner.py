@@ -132,6 +132,7 @@ class _Run:
     # --------------------------------------------------------------- teacher
     def get_teacher(self) -> Genome:
         from growagent.distill.teacher import get_teacher, load_teacher
+        from growagent.rl.ppo import zoo_config
 
         cfg = self.cfg
         cached = self.run_dir / "teacher.json"
@@ -153,6 +154,7 @@ class _Run:
                     total_steps=cfg.teacher.steps,
                     seed=cfg.seed,
                     hidden=tuple(cfg.teacher.hidden),
+                    config=zoo_config(cfg.env),
                     callback=advance,
                 )
             finally:

@@ -84,7 +84,7 @@ PROXIES = {
 EVAL_SEED = 10_000
 
 # The module, not the function the package re-exports under the same name.
-_distill_module = importlib.import_module("growagent.distill.distill")
+_distill_module = importlib.import_module("growagent.distill.a2d")
 
 
 def kendall_tau_b(x: list[float], y: list[float]) -> float:

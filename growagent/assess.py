@@ -20,7 +20,7 @@ import torch
 
 import genomes
 from genomes import Genome
-from growagent.distill.distill import DistillConfig, distill
+from growagent.distill.a2d import DistillConfig, distill
 from growagent.rl.evaluate import evaluate
 from growagent.rl.ppo import PPOConfig, train_ppo
 

@@ -1,6 +1,6 @@
 """Teachers and actor-critic distillation (Auto-Agent-Distiller)."""
 
-from growagent.distill.distill import DistillConfig, DistillLog, distill
+from growagent.distill.a2d import DistillConfig, DistillLog, distill
 from growagent.distill.losses import gaussian_kl, kl_divergence_with_logits, value_mse
 from growagent.distill.teacher import get_teacher, load_teacher, train_teacher
 

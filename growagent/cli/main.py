@@ -140,7 +140,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(genome, env, episodes=args.episodes, seed=args.seed, deterministic=True)
     print(
         f"{env}: mean return {result.mean:.2f} +- {result.std:.2f} over {args.episodes} episodes "
-        f"(seeds {args.seed}..{args.seed + args.episodes - 1}); policy parameters "
+        f"(episode seeds drawn from --seed {args.seed}); policy parameters "
         f"{genome.num_params('policy')}"
     )
     if args.render_video:

@@ -20,7 +20,7 @@ import genomes
 from genomes import Genome
 from growagent.archive import Archive
 from growagent.config import RunConfig, load_config
-from growagent.evolution.loop import ea_mu_plus_lambda
+from growagent.evolution.loop import EvolutionError, ea_mu_plus_lambda
 from growagent.evolution.session import (
     RunSession,
     limits_of,
@@ -249,7 +249,7 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
     if start_gen:
         gen_holder["gen"] = start_gen + 1
     try:
-        population, logbook = ea_mu_plus_lambda(
+        population, logbook = _loop(
             population,
             toolbox,
             mu=cfg.evolution.mu,
@@ -261,6 +261,7 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
             start_gen=start_gen,
             logbook=logbook,
             hooks=[state.checkpoint(rng, pareto), advance],
+            state=state,
         )
     finally:
         state.executor.close()
@@ -268,6 +269,16 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
     state.archive.set_meta("status", "finished")
     state.archive.close()
     return result
+
+
+def _loop(*args: Any, state: RunSession, **kwargs: Any) -> Any:
+    """The DEAP loop, with a failed seed population explained from the archive."""
+    try:
+        return ea_mu_plus_lambda(*args, **kwargs)
+    except EvolutionError as exc:
+        errors = [r["error"] for r in state.archive.assessments() if r["error"]]
+        reason = f" (first error: {errors[0].splitlines()[0]})" if errors else ""
+        raise EvolutionError(f"{exc}{reason}") from None
 
 
 def _restore(

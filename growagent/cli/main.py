@@ -1,8 +1,11 @@
 """The ``growagent`` command line.
 
 Subcommands: ``run``, ``resume``, ``show``, ``eval``, ``report``, ``export``.
-Bad input (missing file, malformed genome or config, unknown key, bad
-environment) prints one line naming the problem and exits with code 2.
+Bad input (missing file, malformed genome or config, unknown key, unknown
+environment) prints one line naming the problem and exits with code 2; any
+other failure (an environment that crashes or returns NaN while the teacher
+trains, a run with no assessable genome) prints one line and exits with 1.
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,6 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class UserError(Exception):
@@ -173,7 +182,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``growagent`` command."""
     p = argparse.ArgumentParser(prog="growagent", description=__doc__.splitlines()[0])
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="launch an evolution run from a TOML config")
@@ -229,9 +238,19 @@ def main(argv: list[str] | None = None) -> int:
         print("growagent: interrupted; the archive keeps every finished result", file=sys.stderr)
         return 130
     except _bad_input_types() as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"growagent: error: {msg}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"growagent: error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # a failing environment, a broken run: one line, not a traceback
+        if args.debug:
+            raise
+        print(
+            f"growagent: error: {type(exc).__name__}: {_first_line(exc)} "
+            "(finished results are kept in the run's archive; --debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

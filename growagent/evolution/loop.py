@@ -13,6 +13,10 @@ from growagent.evolution.toolbox import GenomeIndividual
 Hook = Callable[[int, list[GenomeIndividual], tools.Logbook], None]
 
 
+class EvolutionError(RuntimeError):
+    """The search cannot go on (e.g. no seed genome could be assessed)."""
+
+
 def ea_mu_plus_lambda(
     population: list[GenomeIndividual],
     toolbox: base.Toolbox,
@@ -74,6 +78,8 @@ def ea_mu_plus_lambda(
         invalid = [ind for ind in population if not ind.fitness.valid]
         toolbox.evaluate(invalid)
         population = [ind for ind in population if ind.fitness.valid]
+        if not population:
+            raise EvolutionError("every genome of the seed population failed its assessment")
         if halloffame is not None:
             halloffame.update(population)
         record = stats.compile(population) if stats else {}

@@ -10,6 +10,7 @@ PPO and evaluation rely on this single convention.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,19 @@ def env_spaces(env: EnvLike | VectorEnv) -> tuple[spaces.Box, spaces.Space[Any]]
     return obs_space, act_space
 
 
+def resolve_id(env_id: str) -> str:
+    """Import the module of a ``"module:EnvId-v0"`` id (it registers the env); return the id.
+
+    >>> resolve_id("CartPole-v1")
+    'CartPole-v1'
+    """
+    module, sep, name = env_id.partition(":")
+    if not sep:
+        return env_id
+    importlib.import_module(module)
+    return name
+
+
 def make_vec_env(env: EnvLike, num_envs: int, seed: int) -> VectorEnv:
     """A seeded vector env with next-step autoreset.
 
@@ -120,6 +134,7 @@ def make_vec_env(env: EnvLike, num_envs: int, seed: int) -> VectorEnv:
     if num_envs < 1:
         raise ValueError(f"Expected num_envs >= 1 (got {num_envs})")
     if isinstance(env, str):
+        env = resolve_id(env)
         spec = gymnasium.spec(env)
         if spec.vector_entry_point is not None:
             venv = gymnasium.make_vec(env, num_envs, vectorization_mode="vector_entry_point")

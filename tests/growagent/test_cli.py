@@ -233,3 +233,22 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file
         tmp_path / "whole" / "archive.sqlite"
     )
     assert (killed / "pareto.json").read_text() == (tmp_path / "whole" / "pareto.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "env_id, needle",
+    [("NaNReward-v0", "Non-finite reward"), ("Crashing-v0", "simulator exploded")],
+)
+def test_misbehaving_environment_is_one_line_and_keeps_the_run(tmp_path, env_id, needle):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        f'env = "tests.growagent.bad_envs:{env_id}"\n[teacher]\nsteps = 1024\n'
+        '[executor]\nkind = "serial"\n'
+    )
+    proc = cli("run", cfg, "--out", tmp_path / "r", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+    assert (tmp_path / "r" / "archive.sqlite").exists()  # what was started is kept
+    debug = cli("--debug", "run", cfg, "--out", tmp_path / "r2", "--quiet")
+    assert "Traceback" in debug.stderr

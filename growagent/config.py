@@ -134,10 +134,12 @@ class RunConfig:
         return Path(self.out) / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as plain data."""
+        """The resolved config as plain data (``distill = false`` when distillation is off)."""
         data: dict[str, Any] = to_mapping(self)
         data["assess"] = self.assess.to_dict()
         data["assess"].pop("env", None)
+        if data["assess"]["distill"] is None:
+            data["assess"]["distill"] = False
         return data
 
 
@@ -178,5 +180,7 @@ def _prepare(data: dict[str, Any]) -> dict[str, Any]:
         if "env" in assess:
             raise ConfigError("Unknown key 'env' in [assess]; set the top-level 'env' instead")
         assess["env"] = data.get("env", RunConfig.env)
-        data["assess"] = TaskConfig.from_dict(assess)
+        if assess.get("distill") is False:  # TOML has no null: `distill = false` turns it off
+            assess["distill"] = None
+        data["assess"] = from_mapping(TaskConfig, assess, "assess")
     return data

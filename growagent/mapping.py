@@ -37,6 +37,9 @@ def _check(value: Any, hint: Any, where: str) -> Any:
     if hint is Any:
         return value
     if origin in (typing.Union, types.UnionType):
+        tables = [a for a in args if dataclasses.is_dataclass(a)]
+        if isinstance(value, Mapping) and len(tables) == 1:
+            return _check(value, tables[0], where)  # its own error names the bad key
         errors = []
         for option in args:
             try:

@@ -97,3 +97,13 @@ def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
     assert len(gens) == 2
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
     assert max(r["return_mean"] for r in rows) > 100
+
+
+def test_nested_assess_tables_are_checked_and_distillation_can_be_turned_off():
+    with pytest.raises(ConfigError, match=r"Unknown key 'stepz' in \[assess\.distill\]"):
+        load_config({"assess": {"distill": {"stepz": 3}}})
+    with pytest.raises(ConfigError, match=r"assess\.ppo\.num_envs: expected an integer"):
+        load_config({"assess": {"ppo": {"num_envs": "eight"}}})
+    cfg = load_config({"assess": {"distill": False, "finetune_steps": 4096}})
+    assert cfg.assess.distill is None
+    assert load_config(cfg.to_dict()) == cfg  # the saved config (TOML has no null) reloads

@@ -92,7 +92,7 @@ class Archive:
         self.path = Path(path)
         if readonly and not self.path.exists():
             raise ArchiveError(f"{self.path}: no archive here")
-        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        uri = self.path.resolve().as_uri() + "?mode=ro" if readonly else str(self.path)
         try:
             self.db = sqlite3.connect(uri, uri=readonly, timeout=30.0)
             if not readonly:

@@ -19,6 +19,11 @@ from growagent.assess import TaskConfig
 from growagent.mapping import ConfigError, from_mapping, to_mapping
 
 
+def _require(ok: bool, where: str, what: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: expected {what} (got {value!r})")
+
+
 @dataclass
 class TeacherConfig:
     """How the run gets its teacher."""
@@ -29,6 +34,10 @@ class TeacherConfig:
     """PPO environment steps when training the teacher (rl-zoo settings for the env)."""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the teacher network."""
+
+    def __post_init__(self) -> None:
+        _require(self.steps >= 1, "teacher.steps", "a positive integer", self.steps)
+        _require(all(w >= 1 for w in self.hidden), "teacher.hidden", "positive widths", self.hidden)
 
 
 @dataclass
@@ -62,6 +71,27 @@ class EvolutionConfig:
     champion_tolerance: float = 0.05
     """The champion is the smallest Pareto agent within this fraction of the best return."""
 
+    def __post_init__(self) -> None:
+        import operators
+
+        e = "evolution"
+        _require(self.generations >= 0, f"{e}.generations", "an integer >= 0", self.generations)
+        for key in ("mu", "offspring", "tournsize", "max_params", "max_hidden_nodes", "max_units"):
+            value = getattr(self, key)
+            _require(value >= 1, f"{e}.{key}", "a positive integer", value)
+        _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
+        tol = self.champion_tolerance
+        _require(tol >= 0, f"{e}.champion_tolerance", "a number >= 0", tol)
+        unknown = sorted(set(self.operator_weights) - set(operators.REGISTRY))
+        _require(
+            not unknown,
+            f"{e}.operator_weights",
+            f"operators among {', '.join(sorted(operators.REGISTRY))}",
+            unknown,
+        )
+        negative = {k: w for k, w in self.operator_weights.items() if w < 0}
+        _require(not negative, f"{e}.operator_weights", "weights >= 0", negative)
+
 
 @dataclass
 class PredictorConfig:
@@ -78,6 +108,14 @@ class PredictorConfig:
     hidden: int = 32
     """Width of the GIN layers."""
 
+    def __post_init__(self) -> None:
+        for key in ("screen_factor", "epochs", "hidden"):
+            value = getattr(self, key)
+            _require(value >= 1, f"predictor.{key}", "a positive integer", value)
+        _require(
+            self.min_samples >= 2, "predictor.min_samples", "an integer >= 2", self.min_samples
+        )
+
 
 @dataclass
 class ExecutorConfig:
@@ -93,6 +131,11 @@ class ExecutorConfig:
     """Extra attempts for a task that failed, timed out or lost its worker."""
     address: str = ""
     """Ray cluster address; empty starts a local Ray instance."""
+
+    def __post_init__(self) -> None:
+        _require(self.workers >= 0, "executor.workers", "an integer >= 0", self.workers)
+        _require(self.timeout > 0, "executor.timeout", "a number > 0", self.timeout)
+        _require(self.retries >= 0, "executor.retries", "an integer >= 0", self.retries)
 
 
 @dataclass
@@ -124,9 +167,25 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.assess = dataclasses.replace(self.assess, env=self.env)
-        for key in ("generations", "mu", "offspring"):
-            if getattr(self.evolution, key) < (0 if key == "generations" else 1):
-                raise ConfigError(f"evolution.{key}: expected a positive value")
+        _require(self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        _require(
+            self.heldout_episodes >= 0, "heldout_episodes", "an integer >= 0", self.heldout_episodes
+        )
+        a = self.assess
+        _require(
+            a.eval_episodes >= 1, "assess.eval_episodes", "a positive integer", a.eval_episodes
+        )
+        _require(
+            a.finetune_steps >= 0, "assess.finetune_steps", "an integer >= 0", a.finetune_steps
+        )
+        threads = a.threads
+        _require(threads is None or threads >= 1, "assess.threads", "a positive integer", threads)
+        _require(
+            a.num_envs is None or a.num_envs >= 1,
+            "assess.num_envs",
+            "a positive integer",
+            a.num_envs,
+        )
 
     @property
     def run_dir(self) -> Path:

@@ -132,6 +132,8 @@ class ProcessExecutor:
     """
 
     def __init__(self, workers: int = 0, timeout: float = 600.0, retries: int = 1):
+        if workers < 0:
+            raise ValueError(f"Expected workers >= 0 (got {workers})")
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.retries = retries
@@ -287,6 +289,11 @@ def make_executor(
     kind: str, workers: int = 0, timeout: float = 600.0, retries: int = 1, address: str = ""
 ) -> Executor:
     """Build an executor by name: ``"serial"``, ``"process"`` or ``"ray"``."""
+    if workers < 0 or timeout <= 0 or retries < 0:
+        raise ValueError(
+            f"Expected workers >= 0, timeout > 0 and retries >= 0 "
+            f"(got workers={workers}, timeout={timeout}, retries={retries})"
+        )
     if kind == "serial":
         return SerialExecutor(retries=retries)
     if kind == "process":

@@ -43,6 +43,7 @@ class DeployedPolicy(nn.Module):
         self.clip = clip
         self.discrete = not genome.is_continuous
         space = genome.action_space
+        self.start = int(space.get("start", 0))  # Discrete(n, start=...)
         low = np.asarray(space.get("low", [-np.inf]), dtype=np.float64)
         high = np.asarray(space.get("high", [np.inf]), dtype=np.float64)
         self.register_buffer("low", torch.tensor(np.maximum(low, -1e30), dtype=torch.float32))
@@ -54,7 +55,7 @@ class DeployedPolicy(nn.Module):
         x = torch.clamp((x - self.mean) * self.inv_std, -self.clip, self.clip)
         out, _ = self.net(x)
         if self.discrete:
-            return torch.argmax(out, dim=1)
+            return torch.argmax(out, dim=1) + self.start
         return torch.maximum(torch.minimum(out, self.high), self.low)
 
 

@@ -62,8 +62,8 @@ def write_report(run_dir: str | Path) -> Path:
 
     run_dir = Path(run_dir)
     out = run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
     with Archive(run_dir / "archive.sqlite", readonly=True) as archive:
+        out.mkdir(parents=True, exist_ok=True)
         gens = archive.generations()
         rows = [r for r in archive.assessments() if r["status"] == "ok"]
         failed = sum(1 for r in archive.assessments() if r["status"] != "ok")

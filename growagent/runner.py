@@ -8,6 +8,7 @@ archive; assessments that finished after it are reused, not redone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,12 +108,7 @@ def run(
     RunResult
     """
     cfg = load_config(config)
-    if executor is not None:
-        cfg.executor.kind = executor  # type: ignore[assignment]
-    if workers is not None:
-        cfg.executor.workers = workers
-    if seed is not None:
-        cfg.seed = seed
+    cfg = _override(cfg, executor=executor, workers=workers, seed=seed)
     run_dir = Path(out) if out is not None else cfg.run_dir
     _check_inputs(cfg)
     if (run_dir / "archive.sqlite").exists():
@@ -127,18 +123,54 @@ def run(
     return _execute(state, resume_from=None)
 
 
+def _override(
+    cfg: RunConfig,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+    generations: int | None = None,
+) -> RunConfig:
+    """Apply command-line overrides through the dataclasses, so they are validated too."""
+    ex: dict[str, Any] = {}
+    if executor is not None:
+        ex["kind"] = executor
+    if workers is not None:
+        ex["workers"] = workers
+    changes: dict[str, Any] = {"executor": dataclasses.replace(cfg.executor, **ex)}
+    if seed is not None:
+        changes["seed"] = seed
+    if generations is not None:
+        changes["evolution"] = dataclasses.replace(cfg.evolution, generations=generations)
+    return dataclasses.replace(cfg, **changes)
+
+
 def _check_inputs(cfg: RunConfig) -> None:
     """Fail fast, before anything is written, on a bad environment or teacher path."""
     from growagent.rl.envs import genome_spaces
 
-    genome_spaces(cfg.env)
+    obs, act = genome_spaces(cfg.env)
     if cfg.teacher.path and not Path(cfg.teacher.path).exists():
         raise FileNotFoundError(f"teacher.path: {cfg.teacher.path} does not exist")
+    if cfg.teacher.path.endswith(".json"):
+        teacher = genomes.load(cfg.teacher.path)
+        got = (teacher.observation_space.get("shape"), teacher.action_space)
+        if list(got[0] or []) != list(obs["shape"]) or _act_key(got[1]) != _act_key(act):
+            raise ConfigError(
+                f"teacher.path: {cfg.teacher.path} is for observations {got[0]} and actions "
+                f"{_act_key(got[1])}, but {cfg.env} has {obs['shape']} and {_act_key(act)}"
+            )
     for spec in cfg.evolution.seeds:
         if spec != "minimal" and not spec.startswith("mlp:") and not Path(spec).exists():
             raise FileNotFoundError(
                 f"evolution.seeds: {spec!r} is neither 'minimal', 'mlp:W,...' nor an existing file"
             )
+
+
+def _act_key(space: dict[str, Any]) -> str:
+    if space.get("type") == "discrete":
+        return f"Discrete({space['n']})"
+    return f"Box{tuple(space.get('shape', []))}"
 
 
 def resume(
@@ -164,12 +196,7 @@ def resume(
     if data is None:
         raise ConfigError(f"{path}: the archive holds no run config")
     cfg = load_config(data)
-    if executor is not None:
-        cfg.executor.kind = executor  # type: ignore[assignment]
-    if workers is not None:
-        cfg.executor.workers = workers
-    if generations is not None:
-        cfg.evolution.generations = generations
+    cfg = _override(cfg, executor=executor, workers=workers, generations=generations)
     state = RunSession(cfg, run_dir, quiet)
     state.archive.set_meta("config", cfg.to_dict())
     return _execute(state, resume_from=last)
@@ -246,7 +273,7 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
         retries=cfg.executor.retries,
         address=cfg.executor.address,
     )
-    if start_gen:
+    if resume_from is not None:  # the next generation to make is the one after the checkpoint
         gen_holder["gen"] = start_gen + 1
     try:
         population, logbook = _loop(

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
@@ -133,6 +135,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"lineage: id={lineage.get('id')} parents={lineage.get('parents')} op={lineage.get('operator')}"
     )
     if args.png:
+        if Path(args.png).suffix.lower() not in (".png", ".svg"):
+            raise UserError(f"--png: expected a .png or .svg path (got {args.png})")
         print(f"picture: {genome.draw(args.png)}")
     return 0
 
@@ -146,6 +150,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     env = args.env or genome.meta.get("tags", {}).get("env")
     if not env:
         raise UserError("No environment: pass --env ID (the genome does not name one)")
+    if args.episodes < 1:
+        raise UserError(f"--episodes: expected a positive integer (got {args.episodes})")
+    from growagent.rl.envs import genome_spaces
+
+    obs, act = genome_spaces(env)
+    n_obs, n_act = genome.units(genome.input_node), genome.units(genome.policy_node)
+    want_act = act["n"] if act["type"] == "discrete" else int(np.prod(act["shape"]))
+    if (n_obs, n_act, genome.is_continuous) != (
+        int(np.prod(obs["shape"])),
+        want_act,
+        act["type"] == "box",
+    ):
+        raise UserError(
+            f"{args.genome} does not fit {env}: the genome takes {n_obs} observations and gives "
+            f"{n_act} {'continuous' if genome.is_continuous else 'discrete'} actions"
+        )
     result = evaluate(genome, env, episodes=args.episodes, seed=args.seed, deterministic=True)
     print(
         f"{env}: mean return {result.mean:.2f} +- {result.std:.2f} over {args.episodes} episodes "
@@ -245,9 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a failing environment, a broken run: one line, not a traceback
         if args.debug:
             raise
+        kept = (
+            "finished results are kept in the run's archive; "
+            if args.command
+            in (
+                "run",
+                "resume",
+            )
+            else ""
+        )
         print(
             f"growagent: error: {type(exc).__name__}: {_first_line(exc)} "
-            "(finished results are kept in the run's archive; --debug shows the traceback)",
+            f"({kept}--debug shows the traceback)",
             file=sys.stderr,
         )
         return EXIT_FAILED

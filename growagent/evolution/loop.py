@@ -66,6 +66,8 @@ def ea_mu_plus_lambda(
     stats, halloffame, logbook : DEAP objects, optional
     start_gen : int
         Generation the population belongs to (0 for a new run, larger on resume).
+        Generation 0 (assessing the seeds) runs only when ``logbook`` is empty,
+        so a run resumed after generation 0 goes straight on to generation 1.
     hooks : sequence of callables
         ``hook(gen, population, logbook)`` after every generation.
     """
@@ -74,7 +76,7 @@ def ea_mu_plus_lambda(
         logbook.header = ["gen", "nevals", *(stats.fields if stats else [])]
 
     # Generation 0: assess the seed population
-    if start_gen == 0:
+    if start_gen == 0 and len(logbook) == 0:
         invalid = [ind for ind in population if not ind.fitness.valid]
         toolbox.evaluate(invalid)
         population = [ind for ind in population if ind.fitness.valid]

@@ -9,6 +9,7 @@ generation. :mod:`growagent.runner` builds one per run or resume.
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -165,7 +166,7 @@ class RunSession:
             if result.output is not None:
                 a = Assessment.from_json(result.output.decode())
             else:
-                a = Assessment.failure(str(result.error))
+                a = Assessment("failed", error=str(result.error))
             trained = a.genome if a.status == "ok" and a.genome is not None else ind.genome
             trained.meta["lineage"] = ind.genome.meta["lineage"]
             self.archive.add_genome(trained, generation=generation, replace=True)
@@ -173,7 +174,7 @@ class RunSession:
                 "status": a.status,
                 "error": a.error,
                 "return_mean": a.objectives.get("return"),
-                "return_std": a.objectives.get("return_std"),
+                "return_std": None if math.isnan(a.eval_std) else a.eval_std,
                 "policy_params": trained.num_params("policy"),
                 "policy_macs": trained.macs("policy"),
                 "attempts": result.attempts,

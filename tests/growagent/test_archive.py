@@ -56,3 +56,12 @@ def test_genome_without_id_is_refused(tmp_path):
         a.add_genome(genomes.minimal(4, 2))
     with Archive(tmp_path / "a.sqlite") as a, pytest.raises(ArchiveError, match="no genome"):
         a.genome("zzz")
+
+
+def test_read_only_open_handles_uri_characters_in_the_path(tmp_path):
+    run = tmp_path / "exp#1 50%?"
+    run.mkdir()
+    with Archive(run / "archive.sqlite") as a:
+        a.set_meta("config", {"x": 1})
+    with Archive(run / "archive.sqlite", readonly=True) as r:
+        assert r.get_meta("config") == {"x": 1}

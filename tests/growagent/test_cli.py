@@ -151,6 +151,9 @@ def test_tiny_run_end_to_end(tmp_path, teacher_file):
     db = sqlite3.connect(run / "archive.sqlite")
     assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 3
     assert db.execute("SELECT count(*) FROM assessments").fetchone()[0] == 2 + 2 * 3
+    assert (
+        db.execute("SELECT count(*) FROM assessments WHERE return_std IS NULL").fetchone()[0] == 0
+    )
     # the predictor screened generation 2's candidates (4 assessed genomes before it)
     predicted = db.execute(
         "SELECT generation, predicted FROM assessments WHERE generation = 2"
@@ -186,7 +189,8 @@ def _archive_content(path):
 
 
 @pytest.mark.slow
-def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file):
+@pytest.mark.parametrize("checkpoints", [1, 2], ids=["after-gen0", "after-gen1"])
+def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file, checkpoints):
     cfg = write_config(tmp_path, teacher_file, generations=3, seed=5)
     cli("run", cfg, "--out", tmp_path / "whole", "--quiet", check=True)
 
@@ -220,7 +224,7 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file
                 )
             except sqlite3.Error:
                 n = 0
-            if n >= 2:
+            if n >= checkpoints:
                 break
         if proc.poll() is not None:
             break
@@ -252,3 +256,23 @@ def test_misbehaving_environment_is_one_line_and_keeps_the_run(tmp_path, env_id,
     assert (tmp_path / "r" / "archive.sqlite").exists()  # what was started is kept
     debug = cli("--debug", "run", cfg, "--out", tmp_path / "r2", "--quiet")
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.slow
+def test_tasks_that_time_out_are_recorded_as_failed(tmp_path, teacher_file):
+    cfg = write_config(tmp_path, teacher_file)
+    text = cfg.read_text().replace(
+        'kind = "serial"', 'kind = "process"\nworkers = 1\ntimeout = 0.5\nretries = 0'
+    )
+    cfg.write_text(text)
+    proc = cli("run", cfg, "--out", tmp_path / "r", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    assert "seed population failed" in proc.stderr and "timed out after 0.5 s" in proc.stderr
+    db = sqlite3.connect(tmp_path / "r" / "archive.sqlite")
+    rows = db.execute("SELECT status, attempts, error FROM assessments").fetchall()
+    assert rows and all(r[0] == "failed" and r[1] == 1 and "timed out" in r[2] for r in rows)
+
+
+def test_report_of_a_missing_run_creates_nothing(tmp_path):
+    one_line_error(cli("report", tmp_path / "nope"), "no archive here")
+    assert not (tmp_path / "nope").exists()

@@ -80,3 +80,10 @@ def test_render_episode_writes_a_gif(tmp_path):
 
     with Image.open(path) as im:
         assert im.n_frames > 1
+
+
+def test_discrete_start_offset_is_exported():
+    g = genomes.mlp(4, {"type": "discrete", "n": 3, "start": -1}, hidden=[4], seed=0)
+    obs = torch.randn(8, 4)
+    argmax = g.compile()(obs)[0].argmax(dim=1)
+    assert torch.equal(DeployedPolicy(g)(obs), argmax - 1)

@@ -33,6 +33,25 @@ def test_wrong_types_are_rejected_with_the_key_named():
         load_config({"executor": {"kind": "threads"}})
 
 
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"evolution": {"champion_tolerance": -1}}, "champion_tolerance"),
+        ({"evolution": {"operator_weights": {"widenx": 1}}}, "widenx"),
+        ({"evolution": {"tournsize": 0}}, "tournsize"),
+        ({"evolution": {"seeds": []}}, "seeds"),
+        ({"seed": -1}, "seed"),
+        ({"predictor": {"hidden": 0}}, "predictor.hidden"),
+        ({"assess": {"threads": 0}}, "assess.threads"),
+        ({"executor": {"workers": -1}}, "executor.workers"),
+        ({"executor": {"timeout": 0}}, "executor.timeout"),
+    ],
+)
+def test_out_of_range_values_are_rejected_before_the_run(data, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(data)
+
+
 @pytest.fixture(scope="module")
 def teacher_path(tmp_path_factory):
     from growagent.distill.teacher import train_teacher

@@ -321,10 +321,9 @@ def _restore(
         (last_gen,),
     ).fetchall()
     seen.update(h for _, h in rows)
-    # Rebuild the Pareto front in the order results arrived (as the original run did)
-    for row in archive.assessments():
-        if row["generation"] > last_gen or row["status"] != "ok":
-            continue
+    # Rebuild the Pareto front as the loop built it: generation by generation, in id order
+    rows = [r for r in archive.assessments() if r["generation"] <= last_gen and r["status"] == "ok"]
+    for row in sorted(rows, key=lambda r: (r["generation"], r["genome_id"])):
         ind = GenomeIndividual(archive.genome(row["genome_id"]))
         state._apply(ind, row)
         pareto.update([ind])

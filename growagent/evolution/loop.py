@@ -13,6 +13,12 @@ from growagent.evolution.toolbox import GenomeIndividual
 Hook = Callable[[int, list[GenomeIndividual], tools.Logbook], None]
 
 
+def _by_id(ind: GenomeIndividual) -> str:
+    """Pareto updates go in id order, so equal-fitness twins resolve the same way
+    whatever order the executor finished in (and when a resume rebuilds the front)."""
+    return ind.id
+
+
 class EvolutionError(RuntimeError):
     """The search cannot go on (e.g. no seed genome could be assessed)."""
 
@@ -41,7 +47,7 @@ def ea_mu_plus_lambda(
             offspring = screen(candidates, lambda_)   # predictor ranking, or the first ones
             evaluate(offspring)                # assess: distil, train, evaluate
             offspring = those assessed successfully
-            halloffame.update(offspring)
+            halloffame.update(sorted(offspring, key=_by_id))
             population = select(population + offspring, mu)
             record stats and the screen's quality; call hooks (the archive checkpoint)
 
@@ -83,7 +89,7 @@ def ea_mu_plus_lambda(
         if not population:
             raise EvolutionError("every genome of the seed population failed its assessment")
         if halloffame is not None:
-            halloffame.update(population)
+            halloffame.update(sorted(population, key=_by_id))
         record = stats.compile(population) if stats else {}
         logbook.record(gen=0, nevals=len(invalid), **record)
         for hook in hooks:
@@ -103,7 +109,7 @@ def ea_mu_plus_lambda(
         quality = toolbox.screen_quality(offspring)
         offspring = [ind for ind in offspring if ind.fitness.valid]
         if halloffame is not None:
-            halloffame.update(offspring)
+            halloffame.update(sorted(offspring, key=_by_id))
 
         # Select the next population (DEAP's random is seeded from rng for tournaments)
         random.seed(int(rng.integers(2**31)))

@@ -130,6 +130,25 @@ class ActionHead:
         """
         return (-0.5 * noise.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
 
+    def log_prob(
+        self, out: torch.Tensor, log_std: torch.Tensor | None, action: torch.Tensor
+    ) -> torch.Tensor:
+        """Log-probability of ``action`` per sample (see :meth:`log_prob_entropy`).
+
+        Examples
+        --------
+        >>> import genomes, torch
+        >>> head = ActionHead(genomes.minimal(4, 2))
+        >>> round(head.log_prob(torch.zeros(1, 2), None, torch.tensor([[1]])).item(), 4)
+        -0.6931
+        """
+        if self.continuous:
+            assert log_std is not None
+            z = (action - out) / log_std.exp()
+            return (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+        index = action if action.dim() == 2 else action.unsqueeze(-1)
+        return F.log_softmax(out, dim=-1).gather(-1, index.long()).squeeze(-1)
+
     def log_prob_entropy(
         self,
         out: torch.Tensor,
@@ -153,8 +172,7 @@ class ActionHead:
         """
         if self.continuous:
             assert log_std is not None
-            z = (action - out) / log_std.exp()
-            logp = (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+            logp = self.log_prob(out, log_std, action)
             with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
                 ent = (0.5 + 0.5 * _LOG_2PI + log_std).sum().expand(out.shape[0])
             return logp, ent

@@ -181,7 +181,10 @@ class TrainLog:
     episode_lengths: list[int] = field(default_factory=list)
     """Lengths of completed training episodes."""
     updates: list[dict[str, float]] = field(default_factory=list)
-    """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr."""
+    """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr.
+
+    Losses, approximate KL and clip fraction are means over all minibatches;
+    the entropy is the mean over the first epoch's minibatches."""
 
     @property
     def steps_per_second(self) -> float:
@@ -258,10 +261,12 @@ class _FlatAdam:
     The module's parameters are rebound as views of one flat tensor and their
     ``.grad`` as views of one flat gradient (autograd accumulates into an
     existing ``.grad`` in place), so zeroing, clipping and the Adam step are a
-    handful of vector ops instead of a Python loop over tensors. The update is
-    ``torch.optim.Adam``'s (single-tensor path, ``amsgrad=False``, no weight
-    decay); the clip is ``clip_grad_norm_``'s (one norm over all gradients,
-    ``max_norm / (norm + 1e-6)`` clamped at 1).
+    few vector ops instead of a Python loop over tensors. The step is
+    ``torch.optim.Adam(fused=True)``'s kernel (``amsgrad=False``, no weight
+    decay) called directly on the flat vector; the clip is
+    ``clip_grad_norm_``'s (one norm over all gradients, scaled by
+    ``max_norm / (norm + 1e-6)`` when that is below 1), passed to the kernel
+    as the divisor it applies to the gradient.
     """
 
     def __init__(self, params: list[nn.Parameter], eps: float, betas: tuple[float, float]):
@@ -277,9 +282,9 @@ class _FlatAdam:
         self.params = params
         self.exp_avg = torch.zeros_like(self.param)
         self.exp_avg_sq = torch.zeros_like(self.param)
+        self.step_count = torch.zeros(())
         self.eps = eps
         self.beta1, self.beta2 = betas
-        self.steps = 0
 
     def zero_grad(self) -> None:
         self.grad.zero_()
@@ -295,16 +300,25 @@ class _FlatAdam:
 
     @torch.no_grad()
     def clip_and_step(self, lr: float, max_norm: float) -> None:
-        g = self.grad
-        norm = torch.linalg.vector_norm(g)
-        g.mul_((max_norm / (norm + 1e-6)).clamp_(max=1.0))
-        self.steps += 1
-        self.exp_avg.lerp_(g, 1 - self.beta1)
-        self.exp_avg_sq.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-        bias_correction1 = 1 - self.beta1**self.steps
-        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.param.addcdiv_(self.exp_avg, denom, value=-lr / bias_correction1)
+        # Dividing by max(1, (norm + 1e-6) / max_norm) is the clip's multiplication.
+        divisor = torch.linalg.vector_norm(self.grad).add_(1e-6).div_(max_norm).clamp_(min=1.0)
+        self.step_count.add_(1)
+        torch._fused_adam_(
+            [self.param],
+            [self.grad],
+            [self.exp_avg],
+            [self.exp_avg_sq],
+            [],
+            [self.step_count],
+            amsgrad=False,
+            lr=lr,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            weight_decay=0.0,
+            eps=self.eps,
+            maximize=False,
+            grad_scale=divisor,
+        )
 
 
 def _train(
@@ -431,55 +445,61 @@ def _train(
         whole = len(starts) == 1
         module.train()
         stats: list[torch.Tensor] = []
+        entropies: list[torch.Tensor] = []
         log_ratios: list[torch.Tensor] = []
         stop = False
         # Advantages enter the loss negated (``-adv * ratio``); negate them once.
         e_nadv = _neg_adv(b_adv, cfg.norm_adv) if whole else b_adv
         e_obs, e_act, e_logp, e_ret, e_val = b_obs, b_act, b_logp, b_ret, b_val
-        epochs = 0
-        for _epoch in range(cfg.update_epochs):
-            epochs += 1
+        for epoch in range(cfg.update_epochs):
             if not whole:
                 # One gather per epoch; minibatches are then contiguous slices.
                 perm = torch.from_numpy(rng.permutation(n))
                 e_obs, e_act, e_logp = b_obs[perm], b_act[perm], b_logp[perm]
-                e_nadv, e_ret, e_val = b_adv[perm], b_ret[perm], b_val[perm]
+                e_ret, e_val = b_ret[perm], b_val[perm]
+                e_nadv = _neg_adv_per_minibatch(b_adv[perm], mb_size, cfg.norm_adv)
+            # The logged entropy is the first epoch's. Without an entropy
+            # bonus it is not needed after that.
+            with_entropy = entropy_grad or epoch == 0
             for start in starts:
                 idx = slice(start, start + mb_size)
                 out, value = module(e_obs[idx])
-                new_logp, entropy = head.log_prob_entropy(
-                    out, module.log_std, e_act[idx], entropy_grad=entropy_grad
-                )
+                if with_entropy:
+                    new_logp, entropy = head.log_prob_entropy(
+                        out, module.log_std, e_act[idx], entropy_grad=entropy_grad
+                    )
+                    if epoch == 0:
+                        entropies.append(entropy.detach().mean())
+                else:
+                    new_logp = head.log_prob(out, module.log_std, e_act[idx])
                 log_ratio = new_logp - e_logp[idx]
                 ratio = log_ratio.exp()
-                nadv = e_nadv if whole else _neg_adv(e_nadv[idx], cfg.norm_adv)
-                pg_loss = torch.max(nadv * ratio, nadv * ratio.clamp(1 - clip, 1 + clip)).mean()
+                pg_loss = clipped_surrogate(e_nadv[idx], ratio, clip)
                 if cfg.clip_vloss:
                     v_clip = e_val[idx] + (value - e_val[idx]).clamp(-clip, clip)
                     v_loss = torch.max((value - e_ret[idx]) ** 2, (v_clip - e_ret[idx]) ** 2).mean()
                 else:
                     v_loss = F.mse_loss(value, e_ret[idx])
-                ent = entropy.mean()
                 loss = torch.add(pg_loss, v_loss, alpha=cfg.vf_coef)
                 if entropy_grad:
-                    loss = torch.sub(loss, ent, alpha=cfg.ent_coef)
+                    loss = torch.sub(loss, entropy.mean(), alpha=cfg.ent_coef)
                 opt.zero_grad()
                 loss.backward()
                 opt.clip_and_step(lr, cfg.max_grad_norm)
                 with torch.no_grad():
-                    stats.append(torch.stack((pg_loss, v_loss, ent)))
+                    stats.append(torch.stack((pg_loss, v_loss)))
                     log_ratios.append(log_ratio.detach())
                     if cfg.target_kl is not None:
                         approx_kl = ((ratio - 1) - log_ratio).mean()
                         if float(approx_kl) > 1.5 * cfg.target_kl:
                             stop = True
                             break
-            if update == 0 and epochs == 1:
+            if update == 0 and epoch == 0:
                 opt.check_grads_are_views()
             if stop:
                 break
 
-        entry = _update_entry(stats, log_ratios, starts, n, mb_size, clip, update)
+        entry = _update_entry(stats, entropies, log_ratios, starts, n, mb_size, clip, update)
         recent = log.episode_returns[-20:]
         entry = {
             "step": float(log.total_steps),
@@ -503,8 +523,59 @@ def _neg_adv(adv: torch.Tensor, norm: bool) -> torch.Tensor:
     return -adv
 
 
+def _neg_adv_per_minibatch(adv: torch.Tensor, mb_size: int, norm: bool) -> torch.Tensor:
+    """:func:`_neg_adv` applied to each ``mb_size`` slice of ``adv`` (the last may be shorter).
+
+    The full-size slices are normalised together as the rows of one matrix.
+
+    Examples
+    --------
+    >>> adv = torch.tensor([1.0, 3.0, 10.0, 20.0, 5.0])
+    >>> _neg_adv_per_minibatch(adv, 2, norm=True).tolist()
+    [0.7071067690849304, -0.7071067690849304, 0.7071067690849304, -0.7071067690849304, -5.0]
+    """
+    if not norm or mb_size == 1:
+        return -adv
+    full = adv.shape[0] - adv.shape[0] % mb_size
+    parts = []
+    if full:
+        rows = adv[:full].view(-1, mb_size)
+        parts.append(
+            ((rows.mean(1, keepdim=True) - rows) / (rows.std(1, keepdim=True) + 1e-8)).view(-1)
+        )
+    if full < adv.shape[0]:
+        parts.append(_neg_adv(adv[full:], norm))
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def clipped_surrogate(neg_adv: torch.Tensor, ratio: torch.Tensor, clip: float) -> torch.Tensor:
+    """PPO's clipped policy loss: the mean of ``max(-A * r, -A * clip(r, 1 - c, 1 + c))``.
+
+    ``neg_adv`` is ``-A``. Where the clipped term is strictly the larger, the
+    ratio lies outside the clip range and that term is a constant, so it is
+    computed without autograd: the graph holds one product, a ``where`` and
+    a mean. Value and gradient equal those of the formula above.
+
+    Examples
+    --------
+    >>> ratio = torch.tensor([0.5, 1.0, 1.5], requires_grad=True)
+    >>> loss = clipped_surrogate(torch.tensor([1.0, -1.0, -1.0]), ratio, 0.2)
+    >>> round(loss.item(), 4)  # mean of 0.8 (clipped), -1.0, -1.2 (clipped)
+    -0.4667
+    >>> loss.backward()
+    >>> [round(g, 4) + 0.0 for g in ratio.grad.tolist()]  # none through the clipped terms
+    [0.0, -0.3333, 0.0]
+    """
+    unclipped = neg_adv * ratio
+    with torch.no_grad():
+        clipped = neg_adv * ratio.clamp(1 - clip, 1 + clip)
+        use_clipped = clipped > unclipped
+    return torch.where(use_clipped, clipped, unclipped).mean()
+
+
 def _update_entry(
     stats: list[torch.Tensor],
+    entropies: list[torch.Tensor],
     log_ratios: list[torch.Tensor],
     starts: range,
     n: int,
@@ -538,8 +609,9 @@ def _update_entry(
     ratio = lr_all.exp()
     approx_kl = (((ratio - 1) - lr_all) * w).sum()
     clipfrac = ((((ratio - 1.0).abs() > clip).float()) * w).sum()
-    means = losses.mean(0).tolist()
-    return dict(zip(names, [*means, float(approx_kl), float(clipfrac)], strict=True))
+    pg, vl = losses.mean(0).tolist()
+    ent = float(torch.stack(entropies).mean())
+    return dict(zip(names, [pg, vl, ent, float(approx_kl), float(clipfrac)], strict=True))
 
 
 def _episode_stats(

@@ -6,7 +6,13 @@ from gymnasium import spaces
 
 import genomes
 from growagent.rl import PPOConfig, evaluate, genome_spaces, train_ppo, zoo_config
-from growagent.rl.ppo import NonFiniteTrainingError
+from growagent.rl.ppo import (
+    NonFiniteTrainingError,
+    _FlatAdam,
+    _neg_adv,
+    _neg_adv_per_minibatch,
+    clipped_surrogate,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +125,51 @@ def test_nan_reward_raises_clear_error():
 def test_genome_env_mismatch_is_named():
     with pytest.raises(ValueError, match="input has 3 units"):
         train_ppo(genomes.minimal(3, 2), "CartPole-v1", total_steps=64)
+
+
+def test_clipped_surrogate_matches_the_textbook_formula_and_gradient():
+    gen = torch.Generator().manual_seed(0)
+    neg_adv = torch.randn(500, generator=gen)
+    # Ratios inside and outside the clip range, and exactly on its edges.
+    ratio_values = torch.cat(
+        [torch.rand(496, generator=gen) * 1.2 + 0.4, torch.tensor([0.8, 1.2] * 2)]
+    )
+    for clip in (0.2, 0.05):
+        ours = ratio_values.clone().requires_grad_()
+        ref = ratio_values.clone().requires_grad_()
+        loss = clipped_surrogate(neg_adv, ours, clip)
+        expected = torch.max(neg_adv * ref, neg_adv * ref.clamp(1 - clip, 1 + clip)).mean()
+        loss.backward()
+        expected.backward()
+        assert loss.item() == pytest.approx(expected.item(), abs=1e-7)
+        torch.testing.assert_close(ours.grad, ref.grad)
+        assert (ours.grad == 0).sum() > 50  # the clipped branch really is taken
+
+
+def test_flat_adam_matches_torch_adam_after_global_norm_clip():
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = _FlatAdam(ours, eps=1e-5, betas=(0.9, 0.999))
+    ref_opt = torch.optim.Adam(ref, lr=1e-2, eps=1e-5)
+    for step in range(40):
+        x = torch.randn(7, 5)
+        scale = 10.0 if step % 2 else 0.01  # alternately clipped and not
+        for params in (ours, ref):
+            ((x @ params[0] + params[1]) ** 2).sum().mul(scale).backward()
+        opt.clip_and_step(1e-2, 0.5)
+        opt.zero_grad()
+        torch.nn.utils.clip_grad_norm_(ref, 0.5)
+        ref_opt.step()
+        ref_opt.zero_grad()
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    opt.check_grads_are_views()
+
+
+def test_per_minibatch_advantage_normalisation_matches_one_slice_at_a_time():
+    adv = torch.randn(103, generator=torch.Generator().manual_seed(1))
+    for mb_size in (1, 10, 103, 200):
+        expected = torch.cat([_neg_adv(adv[s : s + mb_size], True) for s in range(0, 103, mb_size)])
+        torch.testing.assert_close(_neg_adv_per_minibatch(adv, mb_size, True), expected)
+    torch.testing.assert_close(_neg_adv_per_minibatch(adv, 10, False), -adv)

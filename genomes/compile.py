@@ -65,7 +65,8 @@ class GenomeModule(nn.Module):
         self.sources: list[list[str]] = []
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        self._plan: list[tuple[list[int], Callable[[torch.Tensor], torch.Tensor], list[int]]] = []
+        sources_index: list[list[int]] = []
+        acts: list[Callable[[torch.Tensor], torch.Tensor]] = []
         for n in self.node_names:
             srcs = sorted(genome.graph.predecessors(n), key=str)
             self.sources.append(srcs)
@@ -76,19 +77,18 @@ class GenomeModule(nn.Module):
                 w = np.zeros((units, 0))
             self.weights.append(nn.Parameter(_tensor(w, dtype)))
             self.biases.append(nn.Parameter(_tensor(genome.graph.nodes[n]["bias"], dtype)))
-            act = ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn
-            self._plan.append(([index[s] for s in srcs], act, []))
+            acts.append(ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn)
+            sources_index.append([index[s] for s in srcs])
+        self.part = part
         self.policy_index = index[genome.policy_node] if genome.policy_node in keep else -1
         self.value_index = index[genome.value_node] if genome.value_node in keep else -1
-        # Free each intermediate right after its last reader: a big batch then reuses
-        # the allocator's cached blocks instead of holding every layer's output alive.
-        last_use: dict[int, int] = {}
-        for step, (srcs_idx, _, _) in enumerate(self._plan):
-            for i in srcs_idx:
-                last_use[i] = step
-        for i, step in last_use.items():
-            if i not in (self.policy_index, self.value_index):
-                self._plan[step][2].append(i)
+        # One plan per part this module can compute: the steps it needs, in order.
+        heads = (self.policy_index, self.value_index)
+        self._plans: dict[str, list[_Step]] = {}
+        for p in ("all", "policy", "value") if part == "all" else (part,):
+            needed = genome.part_nodes(p)
+            steps = [k for k, n in enumerate(self.node_names) if n in needed]
+            self._plans[p] = _plan(steps, sources_index, acts, heads)
         self.obs_units = genome.units(inp)
         pol = genome.graph.nodes[genome.policy_node]
         self.log_std: nn.Parameter | None = None
@@ -100,24 +100,92 @@ class GenomeModule(nn.Module):
 
         Observations of another floating dtype are cast to the module's dtype.
         """
+        h = self._run(obs, self._plans[self.part])
+        policy = h[self.policy_index] if self.policy_index >= 0 else h[-1]
+        value = h[self.value_index] if self.value_index >= 0 else None
+        assert policy is not None
+        return policy, None if value is None else value.squeeze(-1)
+
+    def policy(self, obs: torch.Tensor) -> torch.Tensor:
+        """Only the policy output: nodes that only the value head needs are skipped.
+
+        Examples
+        --------
+        >>> import torch, genomes
+        >>> m = genomes.mlp(4, 2, hidden=[8]).compile()
+        >>> x = torch.ones(3, 4)
+        >>> torch.equal(m.policy(x), m(x)[0])
+        True
+        """
+        if self.policy_index < 0:
+            raise GenomeError(f"A module compiled for part {self.part!r} has no policy head")
+        out = self._run(obs, self._plans["policy"])[self.policy_index]
+        assert out is not None
+        return out
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """Only the value output, shape ``[batch]``: policy-only nodes are skipped.
+
+        Examples
+        --------
+        >>> import torch, genomes
+        >>> m = genomes.mlp(4, 2, hidden=[8]).compile()
+        >>> x = torch.ones(3, 4)
+        >>> torch.equal(m.value(x), m(x)[1])
+        True
+        """
+        if self.value_index < 0:
+            raise GenomeError(f"A module compiled for part {self.part!r} has no value head")
+        out = self._run(obs, self._plans["value"])[self.value_index]
+        assert out is not None
+        return out.squeeze(-1)
+
+    def _run(self, obs: torch.Tensor, plan: list[_Step]) -> list[torch.Tensor | None]:
+        """Outputs of the plan's nodes by position (0: the input; freed ones are None)."""
         x = obs.reshape(obs.shape[0], self.obs_units) if obs.dim() != 2 else obs
         # ParameterList's own iterator costs ~1 us per item; its dict is ordered by index.
         weights = cast("list[torch.Tensor]", list(self.weights._parameters.values()))
         biases = cast("list[torch.Tensor]", list(self.biases._parameters.values()))
         dtype = biases[0].dtype
-        h: list[torch.Tensor | None] = [x if x.dtype == dtype else x.to(dtype)]
-        for (srcs, act, release), w, b in zip(self._plan, weights, biases, strict=True):
+        h: list[torch.Tensor | None] = [None] * (len(weights) + 1)
+        h[0] = x if x.dtype == dtype else x.to(dtype)
+        for k, srcs, act, release in plan:
             if len(srcs) == 1:
-                z = F.linear(h[srcs[0]], w, b)  # type: ignore[arg-type]
+                z = F.linear(h[srcs[0]], weights[k], biases[k])  # type: ignore[arg-type]
             else:
-                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), w, b)  # type: ignore[misc]
-            h.append(act(z))
+                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), weights[k], biases[k])  # type: ignore[misc]
+            h[k + 1] = act(z)
             for i in release:
                 h[i] = None
-        policy = h[self.policy_index] if self.policy_index >= 0 else h[-1]
-        value = h[self.value_index] if self.value_index >= 0 else None
-        assert policy is not None
-        return policy, None if value is None else value.squeeze(-1)
+        return h
+
+
+_Step = tuple[int, list[int], Callable[[torch.Tensor], torch.Tensor], list[int]]
+"""One node's evaluation: its position, its sources' positions in the list of
+outputs (0 is the input), its activation, and the outputs to free after it."""
+
+
+def _plan(
+    steps: list[int],
+    sources: list[list[int]],
+    acts: list[Callable[[torch.Tensor], torch.Tensor]],
+    heads: tuple[int, int],
+) -> list[_Step]:
+    """The evaluation steps for the nodes at positions ``steps`` (in topological order).
+
+    Each intermediate output is freed right after its last reader, so a big
+    batch reuses the allocator's cached blocks instead of holding every
+    layer's output alive; the head outputs are kept.
+    """
+    last_use: dict[int, int] = {}
+    for j, k in enumerate(steps):
+        for i in sources[k]:
+            last_use[i] = j
+    release: list[list[int]] = [[] for _ in steps]
+    for i, j in last_use.items():
+        if i not in heads:
+            release[j].append(i)
+    return [(k, sources[k], acts[k], release[j]) for j, k in enumerate(steps)]
 
 
 def compile_genome(

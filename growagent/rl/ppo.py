@@ -345,9 +345,11 @@ def _train(
     act_shape = tuple(genome.action_space["shape"]) if head.continuous else ()
     n_out = int(np.prod(act_shape)) if head.continuous else int(genome.action_space["n"])
     # Rollout buffers are NumPy arrays shared with tensor views; per-step rows
-    # are made once so the loop only copies into them.
-    obs_np = np.zeros((n_steps, n_envs, obs_dim), dtype=np.float32)
-    obs_buf = torch.from_numpy(obs_np)
+    # are made once so the loop only copies into them. The observations have
+    # one row more: the observation after the rollout, for its bootstrap value.
+    obs_np = np.zeros((n_steps + 1, n_envs, obs_dim), dtype=np.float32)
+    obs_all = torch.from_numpy(obs_np)
+    obs_buf = obs_all[:n_steps]
     obs_rows = list(obs_buf)
     act_buf = torch.zeros(
         (n_steps, n_envs, *(act_shape or (1,))), dtype=torch.float32 if act_shape else torch.long
@@ -382,13 +384,14 @@ def _train(
             rms.update(flat)
         out[...] = rms.normalize(flat)
 
-    last_obs = np.zeros((n_envs, obs_dim), dtype=np.float32)
     for update in range(num_updates):
         frac = 1.0 - update / num_updates
         lr = cfg.learning_rate * frac if cfg.anneal_lr else cfg.learning_rate
         clip = cfg.clip_coef * frac if cfg.anneal_clip else cfg.clip_coef
 
-        # Rollout: batched env steps, no autograd; noise drawn for the whole rollout.
+        # Rollout: batched env steps, no autograd; noise drawn for the whole
+        # rollout. Acting needs only the policy; the values of all its
+        # observations are computed afterwards in one batch.
         module.eval()
         with torch.no_grad():
             noise = head.rollout_noise(n_steps, n_envs, n_out, gen)
@@ -396,15 +399,14 @@ def _train(
             std = module.log_std.exp() if module.log_std is not None else None
             for t in range(n_steps):
                 prep(raw_obs, obs_np[t], update=True)
-                out, value = module(obs_rows[t])
+                out = module.policy(obs_rows[t])
                 head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
-                val_buf[t] = value.numpy()
                 raw_obs, reward, term, trunc, _ = venv.step(head.to_env_numpy(act_env_rows[t]))
                 rew_buf[t] = reward
                 term_buf[t] = term
                 trunc_buf[t] = trunc
-            prep(raw_obs, last_obs, update=False)
-            val_buf[n_steps] = module(torch.from_numpy(last_obs))[1].numpy()
+            prep(raw_obs, obs_np[n_steps], update=False)
+            val_buf[:] = module.value(obs_all.view(-1, obs_dim)).view(n_steps + 1, n_envs).numpy()
             if head.continuous:
                 assert module.log_std is not None
                 logp_buf[..., 0] = head.noise_log_prob(noise.view_as(act_buf), module.log_std)
@@ -417,14 +419,14 @@ def _train(
         _episode_stats(rew_buf, valid_buf, done_buf, ep_ret, ep_len, log)
 
         # GAE; a truncated step bootstraps from its final observation's value,
-        # which the following (masked) step computed.
-        rew32 = rew_buf.astype(np.float32)
+        # which the following (masked) step computed. Masked steps get 0.
+        delta = rew_buf.astype(np.float32) + cfg.gamma * val_buf[1:] * ~term_buf - val_buf[:-1]
+        decay = (cfg.gamma * cfg.gae_lambda * ~done_buf).astype(np.float32)
+        valid = valid_buf.astype(np.float32)
         adv = np.zeros((n_steps, n_envs), dtype=np.float32)
         last = np.zeros(n_envs, dtype=np.float32)
         for t in reversed(range(n_steps)):
-            delta = rew32[t] + cfg.gamma * val_buf[t + 1] * ~term_buf[t] - val_buf[t]
-            last = delta + cfg.gamma * cfg.gae_lambda * ~done_buf[t] * last
-            last = np.where(valid_buf[t], last, 0.0).astype(np.float32)
+            last = (delta[t] + decay[t] * last) * valid[t]
             adv[t] = last
         ret = adv + val_buf[:n_steps]
 

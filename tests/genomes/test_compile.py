@@ -10,6 +10,7 @@ import torch
 
 import genomes
 from genomes import Genome
+from genomes.errors import GenomeError
 from genomes.testing import random_genome
 
 torch.set_num_threads(1)
@@ -97,6 +98,18 @@ def test_parts_compute_the_same_heads() -> None:
         assert torch.equal(pi, pi_only) and torch.equal(v, v_only)
         assert sum(p.numel() for p in pol.parameters()) == g.num_params("policy")
         assert sum(p.numel() for p in full.parameters()) == g.num_params()
+        # One head of the full module: the same values, and only that head's
+        # nodes take part (their weights alone get gradients).
+        assert torch.equal(full.policy(x), pi) and torch.equal(full.value(x), v)
+        for head, part in ((full.policy, "policy"), (full.value, "value")):
+            full.zero_grad(set_to_none=True)
+            head(x).sum().backward()
+            touched = {
+                n for n, w in zip(full.node_names, full.weights, strict=True) if w.grad is not None
+            }
+            assert touched == g.part_nodes(part) - {g.input_node}
+        with pytest.raises(GenomeError, match="no value head"):
+            pol.value(x)
 
 
 def test_module_layout_and_input_handling() -> None:

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genomes import Genome
 from growagent.rl.envs import EnvLike, make_vec_env
+from growagent.rl.losses import categorical_ppo_loss, ppo_loss
 from growagent.rl.normalize import RunningMeanStd
 from growagent.rl.policy import ActionHead, check_genome_matches
 
@@ -184,7 +184,8 @@ class TrainLog:
     """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr.
 
     Losses, approximate KL and clip fraction are means over all minibatches;
-    the entropy is the mean over the first epoch's minibatches."""
+    the entropy is the mean over the minibatches where it was computed: all
+    of them with an entropy bonus, else the first epoch's."""
 
     @property
     def steps_per_second(self) -> float:
@@ -372,6 +373,8 @@ def _train(
     ep_len = np.zeros(n_envs, dtype=np.int64)
     num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
     entropy_grad = cfg.ent_coef != 0.0
+    # The loss in one autograd node where its closed form applies (see losses.py).
+    closed_form = not head.continuous and not cfg.clip_vloss
     update_rms = rms is not None and cfg.normalize_obs
 
     def prep(raw: np.ndarray, out: np.ndarray, update: bool) -> None:
@@ -447,7 +450,6 @@ def _train(
         whole = len(starts) == 1
         module.train()
         stats: list[torch.Tensor] = []
-        entropies: list[torch.Tensor] = []
         log_ratios: list[torch.Tensor] = []
         stop = False
         # Advantages enter the loss negated (``-adv * ratio``); negate them once.
@@ -466,42 +468,55 @@ def _train(
             for start in starts:
                 idx = slice(start, start + mb_size)
                 out, value = module(e_obs[idx])
-                if with_entropy:
-                    new_logp, entropy = head.log_prob_entropy(
-                        out, module.log_std, e_act[idx], entropy_grad=entropy_grad
+                if closed_form:
+                    loss, mb_stats, log_ratio = categorical_ppo_loss(
+                        out,
+                        value,
+                        e_act[idx],
+                        e_logp[idx],
+                        e_nadv[idx],
+                        e_ret[idx],
+                        clip=clip,
+                        vf_coef=cfg.vf_coef,
+                        ent_coef=cfg.ent_coef,
+                        with_entropy=with_entropy,
                     )
-                    if epoch == 0:
-                        entropies.append(entropy.detach().mean())
                 else:
-                    new_logp = head.log_prob(out, module.log_std, e_act[idx])
-                log_ratio = new_logp - e_logp[idx]
-                ratio = log_ratio.exp()
-                pg_loss = clipped_surrogate(e_nadv[idx], ratio, clip)
-                if cfg.clip_vloss:
-                    v_clip = e_val[idx] + (value - e_val[idx]).clamp(-clip, clip)
-                    v_loss = torch.max((value - e_ret[idx]) ** 2, (v_clip - e_ret[idx]) ** 2).mean()
-                else:
-                    v_loss = F.mse_loss(value, e_ret[idx])
-                loss = torch.add(pg_loss, v_loss, alpha=cfg.vf_coef)
-                if entropy_grad:
-                    loss = torch.sub(loss, entropy.mean(), alpha=cfg.ent_coef)
+                    if with_entropy:
+                        new_logp, entropy = head.log_prob_entropy(
+                            out, module.log_std, e_act[idx], entropy_grad=entropy_grad
+                        )
+                    else:
+                        new_logp, entropy = head.log_prob(out, module.log_std, e_act[idx]), None
+                    loss, mb_stats, log_ratio = ppo_loss(
+                        new_logp,
+                        entropy,
+                        value,
+                        e_logp[idx],
+                        e_nadv[idx],
+                        e_ret[idx],
+                        e_val[idx],
+                        clip=clip,
+                        vf_coef=cfg.vf_coef,
+                        ent_coef=cfg.ent_coef,
+                        clip_vloss=cfg.clip_vloss,
+                    )
                 opt.zero_grad()
                 loss.backward()
                 opt.clip_and_step(lr, cfg.max_grad_norm)
-                with torch.no_grad():
-                    stats.append(torch.stack((pg_loss, v_loss)))
-                    log_ratios.append(log_ratio.detach())
-                    if cfg.target_kl is not None:
-                        approx_kl = ((ratio - 1) - log_ratio).mean()
-                        if float(approx_kl) > 1.5 * cfg.target_kl:
-                            stop = True
-                            break
+                stats.append(mb_stats)
+                log_ratios.append(log_ratio)
+                if cfg.target_kl is not None:
+                    approx_kl = (log_ratio.exp() - 1 - log_ratio).mean()
+                    if float(approx_kl) > 1.5 * cfg.target_kl:
+                        stop = True
+                        break
             if update == 0 and epoch == 0:
                 opt.check_grads_are_views()
             if stop:
                 break
 
-        entry = _update_entry(stats, entropies, log_ratios, starts, n, mb_size, clip, update)
+        entry = _update_entry(stats, log_ratios, starts, n, mb_size, clip, update)
         recent = log.episode_returns[-20:]
         entry = {
             "step": float(log.total_steps),
@@ -550,34 +565,8 @@ def _neg_adv_per_minibatch(adv: torch.Tensor, mb_size: int, norm: bool) -> torch
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
-def clipped_surrogate(neg_adv: torch.Tensor, ratio: torch.Tensor, clip: float) -> torch.Tensor:
-    """PPO's clipped policy loss: the mean of ``max(-A * r, -A * clip(r, 1 - c, 1 + c))``.
-
-    ``neg_adv`` is ``-A``. Where the clipped term is strictly the larger, the
-    ratio lies outside the clip range and that term is a constant, so it is
-    computed without autograd: the graph holds one product, a ``where`` and
-    a mean. Value and gradient equal those of the formula above.
-
-    Examples
-    --------
-    >>> ratio = torch.tensor([0.5, 1.0, 1.5], requires_grad=True)
-    >>> loss = clipped_surrogate(torch.tensor([1.0, -1.0, -1.0]), ratio, 0.2)
-    >>> round(loss.item(), 4)  # mean of 0.8 (clipped), -1.0, -1.2 (clipped)
-    -0.4667
-    >>> loss.backward()
-    >>> [round(g, 4) + 0.0 for g in ratio.grad.tolist()]  # none through the clipped terms
-    [0.0, -0.3333, 0.0]
-    """
-    unclipped = neg_adv * ratio
-    with torch.no_grad():
-        clipped = neg_adv * ratio.clamp(1 - clip, 1 + clip)
-        use_clipped = clipped > unclipped
-    return torch.where(use_clipped, clipped, unclipped).mean()
-
-
 def _update_entry(
     stats: list[torch.Tensor],
-    entropies: list[torch.Tensor],
     log_ratios: list[torch.Tensor],
     starts: range,
     n: int,
@@ -593,9 +582,9 @@ def _update_entry(
     names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
     if not stats:
         return dict.fromkeys(names, float("nan"))
-    losses = torch.stack(stats)
-    if not bool(torch.isfinite(losses).all()):
-        bad = int((~torch.isfinite(losses).all(1)).nonzero()[0, 0])
+    losses = torch.stack(stats)  # [minibatch, (policy, value, entropy)]
+    if not bool(torch.isfinite(losses[:, :2]).all()):
+        bad = int((~torch.isfinite(losses[:, :2]).all(1)).nonzero()[0, 0])
         pg, vl = losses[bad, 0].item(), losses[bad, 1].item()
         raise NonFiniteTrainingError(
             f"Non-finite loss at update {update} (policy {pg}, value {vl})"
@@ -611,8 +600,8 @@ def _update_entry(
     ratio = lr_all.exp()
     approx_kl = (((ratio - 1) - lr_all) * w).sum()
     clipfrac = ((((ratio - 1.0).abs() > clip).float()) * w).sum()
-    pg, vl = losses.mean(0).tolist()
-    ent = float(torch.stack(entropies).mean())
+    pg, vl = losses[:, :2].mean(0).tolist()
+    ent = float(losses[:, 2].nanmean())  # measured in the first epoch only
     return dict(zip(names, [pg, vl, ent, float(approx_kl), float(clipfrac)], strict=True))
 
 

@@ -1,0 +1,93 @@
+"""The closed-form categorical PPO loss agrees with the autograd one and with the textbook formula."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from growagent.rl.losses import categorical_ppo_loss, clipped_surrogate, ppo_loss
+
+
+def test_clipped_surrogate_matches_the_textbook_formula_and_gradient():
+    gen = torch.Generator().manual_seed(0)
+    neg_adv = torch.randn(500, generator=gen)
+    # Ratios inside and outside the clip range, and exactly on its edges.
+    edges = torch.tensor([0.8, 1.2] * 2)
+    ratio_values = torch.cat([torch.rand(496, generator=gen) * 1.2 + 0.4, edges])
+    for clip in (0.2, 0.05):
+        ours = ratio_values.clone().requires_grad_()
+        ref = ratio_values.clone().requires_grad_()
+        loss = clipped_surrogate(neg_adv, ours, clip)
+        expected = torch.max(neg_adv * ref, neg_adv * ref.clamp(1 - clip, 1 + clip)).mean()
+        loss.backward()
+        expected.backward()
+        assert loss.item() == pytest.approx(expected.item(), abs=1e-7)
+        torch.testing.assert_close(ours.grad, ref.grad)
+        assert (ours.grad == 0).sum() > 50  # the clipped branch really is taken
+
+
+def _batch(n: int, n_actions: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, n_actions, generator=gen, dtype=torch.float64) * 2
+    value = torch.randn(n, generator=gen, dtype=torch.float64)
+    action = torch.randint(0, n_actions, (n, 1), generator=gen)
+    # Old log-probabilities near the current ones, so some ratios fall inside
+    # the clip range and some outside.
+    old_logp = F.log_softmax(logits, 1).gather(1, action).squeeze(1)
+    old_logp = old_logp + torch.randn(n, generator=gen, dtype=torch.float64) * 0.3
+    neg_adv = torch.randn(n, generator=gen, dtype=torch.float64)
+    returns = torch.randn(n, generator=gen, dtype=torch.float64)
+    return logits, value, action, old_logp, neg_adv, returns
+
+
+@pytest.mark.parametrize("ent_coef", [0.0, 0.01, 0.5])
+@pytest.mark.parametrize(("n", "n_actions"), [(1, 2), (64, 2), (257, 5)])
+def test_closed_form_loss_equals_autograd_loss_and_gradients(ent_coef, n, n_actions):
+    logits, value, action, old_logp, neg_adv, returns = _batch(n, n_actions, seed=n + n_actions)
+    kwargs = dict(clip=0.2, vf_coef=0.5, ent_coef=ent_coef)
+
+    l_ours, v_ours = logits.clone().requires_grad_(), value.clone().requires_grad_()
+    loss, stats, log_ratio = categorical_ppo_loss(
+        l_ours, v_ours, action, old_logp, neg_adv, returns, **kwargs
+    )
+    (loss * 3.0).backward()  # an upstream gradient other than 1 is applied
+
+    l_ref, v_ref = logits.clone().requires_grad_(), value.clone().requires_grad_()
+    logp_all = F.log_softmax(l_ref, 1)
+    entropy = -(logp_all.exp() * logp_all).sum(1)
+    new_logp = logp_all.gather(1, action).squeeze(1)
+    ref_loss, ref_stats, ref_log_ratio = ppo_loss(
+        new_logp, entropy, v_ref, old_logp, neg_adv, returns, value, **kwargs
+    )
+    (ref_loss * 3.0).backward()
+
+    torch.testing.assert_close(loss, ref_loss)
+    torch.testing.assert_close(stats, ref_stats)
+    torch.testing.assert_close(log_ratio, ref_log_ratio)
+    torch.testing.assert_close(l_ours.grad, l_ref.grad)
+    torch.testing.assert_close(v_ours.grad, v_ref.grad)
+    assert not stats.requires_grad and not log_ratio.requires_grad
+
+
+def test_closed_form_gradient_passes_gradcheck():
+    logits, value, action, old_logp, neg_adv, returns = _batch(16, 3, seed=7)
+    # Keep ratios away from the clip edges, where the loss has a kink.
+    old_logp = F.log_softmax(logits, 1).gather(1, action).squeeze(1) + 0.5 * torch.sign(neg_adv)
+
+    def loss_of(lg, v):
+        return categorical_ppo_loss(
+            lg, v, action, old_logp, neg_adv, returns, clip=0.2, vf_coef=0.5, ent_coef=0.1
+        )[0]
+
+    assert torch.autograd.gradcheck(
+        loss_of, (logits.requires_grad_(), value.requires_grad_()), eps=1e-6, atol=1e-6
+    )
+
+
+def test_entropy_is_only_computed_when_asked_or_in_the_loss():
+    batch = _batch(8, 2, seed=1)
+    _, stats, _ = categorical_ppo_loss(
+        *batch, clip=0.2, vf_coef=0.5, ent_coef=0.0, with_entropy=False
+    )
+    assert torch.isnan(stats[2])
+    _, stats, _ = categorical_ppo_loss(*batch, clip=0.2, vf_coef=0.5, ent_coef=0.0)
+    assert stats[2] > 0

@@ -4,22 +4,20 @@
 the clipped surrogate on ``r = exp(log pi(a|s) - log pi_old(a|s))``, the
 value loss (plain or clipped) and the entropy bonus.
 
-:func:`categorical_ppo_loss` is the same loss for a categorical policy with
-a plain value loss, with its gradient written in closed form. Training a
-small network is dominated by per-op overhead, and this loss alone would
-otherwise put about a dozen nodes in the autograd graph of every minibatch;
-here it is one node. ``tests/growagent/rl/test_ppo_losses.py`` checks that both
-give the same loss and the same gradients.
+:func:`categorical_ppo_grads` is the same loss for a categorical policy
+with a plain value loss, differentiated by hand: it returns the gradient
+with respect to the logits and values, which autograd then carries through
+the network. Training a small network is dominated by per-op overhead, and
+this loss would otherwise add about a dozen nodes to the autograd graph of
+every minibatch. ``tests/growagent/rl/test_ppo_losses.py`` checks that the
+two give the same gradients.
 
-Both return ``(loss, stats, log_ratio)``: the scalar to minimise, the
-detached ``[policy_loss, value_loss, entropy]`` for logging (entropy NaN
-when not computed) and the detached log-ratios (for approximate KL and the
-clip fraction).
+Both return the detached ``[policy_loss, value_loss, entropy]`` for logging
+(entropy NaN when not computed) and the detached log-ratios (for
+approximate KL and the clip fraction).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -102,72 +100,8 @@ def ppo_loss(
     return loss, stats, log_ratio.detach()
 
 
-class _CategoricalPPOLoss(torch.autograd.Function):
-    """The loss of :func:`categorical_ppo_loss` and its gradient, computed together.
-
-    With ``N`` samples, ``p = softmax(logits)``, ``e_a`` the one-hot taken
-    action and ``H`` the entropy, the gradients per sample are
-
-    - surrogate: ``(c / N) * (e_a - p)``, with ``c = -A * r`` where the
-      unclipped term is taken and 0 where the clipped one is (a constant);
-    - value loss: ``2 * vf_coef * (v - R) / N`` with respect to ``v``;
-    - entropy bonus ``-ent_coef * mean(H)``: ``(ent_coef / N) * p * (log p + H)``.
-
-    ``forward`` stores them; ``backward`` scales them by the incoming gradient.
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
-        logits: torch.Tensor,
-        value: torch.Tensor,
-        action: torch.Tensor,
-        old_logp: torch.Tensor,
-        neg_adv: torch.Tensor,
-        returns: torch.Tensor,
-        clip: float,
-        vf_coef: float,
-        ent_coef: float,
-        with_entropy: bool,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        n = logits.shape[0]
-        logp_all = torch.log_softmax(logits, dim=1)
-        log_ratio = logp_all.gather(1, action).squeeze_(1).sub_(old_logp)
-        ratio = log_ratio.exp()
-        unclipped = neg_adv * ratio
-        clipped = neg_adv * ratio.clamp_(1 - clip, 1 + clip)
-        use_clipped = clipped > unclipped
-        pg_loss = torch.where(use_clipped, clipped, unclipped).mean()
-        coef = unclipped.masked_fill_(use_clipped, 0.0).div_(n).unsqueeze_(1)
-        probs = logp_all.exp()
-        g_logits = (probs * coef).neg_().scatter_add_(1, action, coef)
-
-        diff = value - returns
-        v_loss = diff.pow(2).mean()
-        g_value = diff.mul_(2.0 * vf_coef / n)
-        loss = pg_loss + vf_coef * v_loss
-
-        entropy = torch.tensor(float("nan"))
-        if with_entropy or ent_coef != 0.0:
-            ent_each = (probs * logp_all).sum(1).neg_()
-            entropy = ent_each.mean()
-            if ent_coef != 0.0:
-                loss = loss - ent_coef * entropy
-                g_logits.add_(probs * (logp_all + ent_each.unsqueeze(1)), alpha=ent_coef / n)
-        ctx.save_for_backward(g_logits, g_value)
-        stats = torch.stack((pg_loss, v_loss, entropy))
-        ctx.mark_non_differentiable(stats, log_ratio)
-        return loss, stats, log_ratio
-
-    @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, g_loss: torch.Tensor, *_: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
-        g_logits, g_value = ctx.saved_tensors
-        return (g_logits * g_loss, g_value * g_loss, *([None] * 8))
-
-
-def categorical_ppo_loss(
+@torch.no_grad()
+def categorical_ppo_grads(
     logits: torch.Tensor,
     value: torch.Tensor,
     action: torch.Tensor,
@@ -179,8 +113,21 @@ def categorical_ppo_loss(
     vf_coef: float,
     ent_coef: float,
     with_entropy: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`ppo_loss` for a categorical policy and a plain value loss, in one autograd node.
+) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """:func:`ppo_loss` for a categorical policy and a plain value loss, differentiated by hand.
+
+    Returns the gradients of the loss with respect to ``logits`` and
+    ``value`` (pass them to ``torch.autograd.backward((logits, value),
+    grads)`` to carry them into the network), with ``stats`` and
+    ``log_ratio`` as :func:`ppo_loss` returns them.
+
+    With ``N`` samples, ``p = softmax(logits)``, ``e_a`` the one-hot taken
+    action and ``H`` the entropy, the gradients per sample are
+
+    - surrogate: ``(c / N) * (e_a - p)``, with ``c = -A * r`` where the
+      unclipped term is taken and 0 where the clipped one is (a constant);
+    - value loss: ``2 * vf_coef * (v - R) / N`` with respect to ``v``;
+    - entropy bonus ``-ent_coef * mean(H)``: ``(ent_coef / N) * p * (log p + H)``.
 
     Parameters
     ----------
@@ -200,19 +147,34 @@ def categorical_ppo_loss(
     Examples
     --------
     >>> logits = torch.zeros(2, 3, requires_grad=True)
-    >>> loss, stats, _ = categorical_ppo_loss(
+    >>> grads, stats, _ = categorical_ppo_grads(
     ...     logits, torch.ones(2), torch.tensor([[0], [2]]), torch.log(torch.full((2,), 1 / 3)),
     ...     -torch.ones(2), torch.zeros(2), clip=0.2, vf_coef=0.5, ent_coef=0.0)
-    >>> round(loss.item(), 4), round(stats[2].item(), 4)  # -1 + 0.5 * 1; entropy log 3
-    (-0.5, 1.0986)
-    >>> loss.backward()
-    >>> [round(g, 4) for g in logits.grad[0].tolist()]
+    >>> [round(x, 4) for x in stats.tolist()]  # policy, value loss; entropy log 3
+    [-1.0, 1.0, 1.0986]
+    >>> [round(g, 4) for g in grads[0][0].tolist()]
     [-0.3333, 0.1667, 0.1667]
     """
-    loss: torch.Tensor
-    stats: torch.Tensor
-    log_ratio: torch.Tensor
-    loss, stats, log_ratio = _CategoricalPPOLoss.apply(  # type: ignore[no-untyped-call]
-        logits, value, action, old_logp, neg_adv, returns, clip, vf_coef, ent_coef, with_entropy
-    )
-    return loss, stats, log_ratio
+    n = logits.shape[0]
+    logp_all = torch.log_softmax(logits, dim=1)
+    log_ratio = logp_all.gather(1, action).squeeze_(1).sub_(old_logp)
+    ratio = log_ratio.exp()
+    unclipped = neg_adv * ratio
+    clipped = neg_adv * ratio.clamp_(1 - clip, 1 + clip)
+    use_clipped = clipped > unclipped
+    pg_loss = torch.where(use_clipped, clipped, unclipped).mean()
+    coef = unclipped.masked_fill_(use_clipped, 0.0).div_(n).unsqueeze_(1)
+    probs = logp_all.exp()
+    g_logits = (probs * coef).neg_().scatter_add_(1, action, coef)
+
+    diff = value - returns
+    v_loss = diff.pow(2).mean()
+    g_value = diff.mul_(2.0 * vf_coef / n)
+
+    entropy = torch.tensor(float("nan"))
+    if with_entropy or ent_coef != 0.0:
+        ent_each = (probs * logp_all).sum(1).neg_()
+        entropy = ent_each.mean()
+        if ent_coef != 0.0:
+            g_logits.add_(probs * (logp_all + ent_each.unsqueeze(1)), alpha=ent_coef / n)
+    return (g_logits, g_value), torch.stack((pg_loss, v_loss, entropy)), log_ratio

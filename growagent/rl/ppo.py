@@ -29,7 +29,7 @@ from torch import nn
 
 from genomes import Genome
 from growagent.rl.envs import EnvLike, make_vec_env
-from growagent.rl.losses import categorical_ppo_loss, ppo_loss
+from growagent.rl.losses import categorical_ppo_grads, ppo_loss
 from growagent.rl.normalize import RunningMeanStd
 from growagent.rl.policy import ActionHead, check_genome_matches
 
@@ -373,7 +373,7 @@ def _train(
     ep_len = np.zeros(n_envs, dtype=np.int64)
     num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
     entropy_grad = cfg.ent_coef != 0.0
-    # The loss in one autograd node where its closed form applies (see losses.py).
+    # The loss's gradient in closed form where it applies (see losses.py).
     closed_form = not head.continuous and not cfg.clip_vloss
     update_rms = rms is not None and cfg.normalize_obs
 
@@ -468,8 +468,9 @@ def _train(
             for start in starts:
                 idx = slice(start, start + mb_size)
                 out, value = module(e_obs[idx])
+                opt.zero_grad()
                 if closed_form:
-                    loss, mb_stats, log_ratio = categorical_ppo_loss(
+                    grads, mb_stats, log_ratio = categorical_ppo_grads(
                         out,
                         value,
                         e_act[idx],
@@ -481,6 +482,7 @@ def _train(
                         ent_coef=cfg.ent_coef,
                         with_entropy=with_entropy,
                     )
+                    torch.autograd.backward((out, value), grads)
                 else:
                     if with_entropy:
                         new_logp, entropy = head.log_prob_entropy(
@@ -501,8 +503,7 @@ def _train(
                         ent_coef=cfg.ent_coef,
                         clip_vloss=cfg.clip_vloss,
                     )
-                opt.zero_grad()
-                loss.backward()
+                    loss.backward()
                 opt.clip_and_step(lr, cfg.max_grad_norm)
                 stats.append(mb_stats)
                 log_ratios.append(log_ratio)

@@ -108,7 +108,8 @@ def main() -> None:
                 flush=True,
             )
         print(
-            f"{env_id}: speed ratio (SB3 time / ours) mean {statistics.mean(ratios):.2f}; "
+            f"{env_id}: speed ratio (SB3 time / ours) median {statistics.median(ratios):.2f}, "
+            f"mean {statistics.mean(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}; "
             f"return ours {statistics.mean(r_ours):.1f} vs SB3 {statistics.mean(r_sb3):.1f} "
             f"(params: {g_ours.num_params('all')} vs {g_sb3.num_params('all')})",
             flush=True,

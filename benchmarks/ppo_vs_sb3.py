@@ -60,7 +60,12 @@ def run_sb3(env_id: str, steps: int, seed: int) -> tuple[float, object]:
     from stable_baselines3.common.env_util import make_vec_env
 
     hp = dict(SB3_ZOO[env_id])
-    venv = make_vec_env(env_id, n_envs=hp.pop("n_envs"), seed=seed)
+    # SB3's make_vec_env defaults to render_mode="rgb_array", with which
+    # LunarLander adds engine-flame particles to its physics world and steps
+    # several times slower; our envs have no render mode, so neither has SB3's.
+    venv = make_vec_env(
+        env_id, n_envs=hp.pop("n_envs"), seed=seed, env_kwargs={"render_mode": None}
+    )
     hp = {k: _schedule(v) for k, v in hp.items()}
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hp)
     t0 = time.perf_counter()

@@ -1,9 +1,11 @@
 """Compile a :class:`~genomes.genome.Genome` into a ``torch.nn.Module`` and back.
 
 The module walks a precomputed topological order. Each node's incoming edges
-are fused into one weight matrix ``[units_v, sum(units_u)]`` applied to the
-concatenation of its inputs, so a node costs one ``F.linear`` call however
-many edges enter it.
+are fused into one weight matrix applied to the concatenation of its inputs,
+so a node costs one matrix multiply however many edges enter it. The matrix
+is stored transposed, ``[sum(units_u), units_v]``, so that the multiply is a
+plain ``addmm(bias, x, w)``: no transpose in the forward pass and none in
+the backward pass, which matters for the small networks trained here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genomes.errors import GenomeError
@@ -41,8 +42,14 @@ class GenomeModule(nn.Module):
     node_names : list of str
         Computed nodes in evaluation order (the input excluded).
     sources : list of list of str
-        For each computed node, its input nodes in the column order of its
+        For each computed node, its input nodes in the row order of its
         fused weight.
+    weights : ParameterList
+        For each computed node, its fused incoming weight, transposed:
+        ``[sum(units_u), units_v]`` (the genome's edge weights are
+        ``[units_v, units_u]``).
+    biases : ParameterList
+        For each computed node, its bias ``[units_v]``.
 
     Examples
     --------
@@ -75,7 +82,7 @@ class GenomeModule(nn.Module):
                 w = np.concatenate([genome.graph.edges[s, n]["weight"] for s in srcs], axis=1)
             else:
                 w = np.zeros((units, 0))
-            self.weights.append(nn.Parameter(_tensor(w, dtype)))
+            self.weights.append(nn.Parameter(_tensor(w.T, dtype)))
             self.biases.append(nn.Parameter(_tensor(genome.graph.nodes[n]["bias"], dtype)))
             acts.append(ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn)
             sources_index.append([index[s] for s in srcs])
@@ -151,9 +158,9 @@ class GenomeModule(nn.Module):
         h[0] = x if x.dtype == dtype else x.to(dtype)
         for k, srcs, act, release in plan:
             if len(srcs) == 1:
-                z = F.linear(h[srcs[0]], weights[k], biases[k])  # type: ignore[arg-type]
+                z = torch.addmm(biases[k], h[srcs[0]], weights[k])  # type: ignore[arg-type]
             else:
-                z = F.linear(torch.cat([h[s] for s in srcs], dim=1), weights[k], biases[k])  # type: ignore[misc]
+                z = torch.addmm(biases[k], torch.cat([h[s] for s in srcs], dim=1), weights[k])  # type: ignore[misc]
             h[k + 1] = act(z)
             for i in release:
                 h[i] = None
@@ -237,12 +244,12 @@ def weights_from_module(genome: Genome, module: GenomeModule) -> Genome:
     ):
         if name not in graph or sorted(graph.predecessors(name), key=str) != srcs:
             raise GenomeError(f"Node {name!r}: the module does not match this genome's structure")
-        fused = w.detach().cpu().double().numpy()
-        col = 0
+        fused = w.detach().cpu().double().numpy()  # [sum(units_u), units_v]
+        row = 0
         for s in srcs:
             width = child.units(s)
-            graph.edges[s, name]["weight"] = fused[:, col : col + width].copy()
-            col += width
+            graph.edges[s, name]["weight"] = fused[row : row + width].T.copy()
+            row += width
         graph.nodes[name]["bias"] = b.detach().cpu().double().numpy().copy()
     if module.log_std is not None:
         graph.nodes[child.policy_node]["log_std"] = (

@@ -117,7 +117,7 @@ def test_module_layout_and_input_handling() -> None:
     m = g.compile()
     assert m.node_names == ["h0", "policy", "value"]
     assert m.sources == [["input"], ["h0"], ["h0"]]
-    assert [tuple(w.shape) for w in m.weights] == [(5, 6), (3, 5), (1, 5)]
+    assert [tuple(w.shape) for w in m.weights] == [(6, 5), (5, 3), (5, 1)]  # transposed
     assert all(w.is_contiguous() for w in m.weights)
     obs = np.random.default_rng(0).normal(size=(4, 2, 3))  # float64, unflattened
     pi, v = m(torch.tensor(obs))
@@ -131,7 +131,7 @@ def test_multi_input_nodes_fuse_one_matmul() -> None:
     m = g.compile()
     for name, srcs, w in zip(m.node_names, m.sources, m.weights):
         assert srcs == sorted(g.graph.predecessors(name))
-        assert w.shape[1] == sum(g.units(s) for s in srcs)
+        assert w.shape == (sum(g.units(s) for s in srcs), g.units(name))
     assert any(len(s) > 1 for s in m.sources)
 
 

@@ -96,6 +96,10 @@ def main() -> None:
         "env                seed  steps    ours s  sb3 s  ours sps  sb3 sps  ratio  ours ret  sb3 ret"
     )
     for env_id, steps in zip(args.envs, budgets, strict=True):
+        # One short untimed run of each first, so neither side's first timed
+        # run pays the process's one-time costs (imports, kernel set-up).
+        run_ours(env_id, 4096, 0)
+        run_sb3(env_id, 4096, 0)
         ratios, r_ours, r_sb3 = [], [], []
         for seed in args.seeds:
             t_ours, g_ours = run_ours(env_id, steps, seed)

@@ -181,7 +181,10 @@ class TrainLog:
     episode_lengths: list[int] = field(default_factory=list)
     """Lengths of completed training episodes."""
     updates: list[dict[str, float]] = field(default_factory=list)
-    """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr.
+    """Per update: step, policy_loss, value_loss, entropy, approx_kl, clipfrac, lr,
+    minibatches (gradient steps taken; fewer than epochs x minibatches when
+    ``target_kl`` stopped the update early) and mean_return (of the last 20
+    training episodes).
 
     Losses, approximate KL and clip fraction are means over all minibatches;
     the entropy is the mean over the minibatches where it was computed: all
@@ -523,6 +526,7 @@ def _train(
             "step": float(log.total_steps),
             **entry,
             "lr": lr,
+            "minibatches": float(len(stats)),
             "mean_return": float(np.mean(recent)) if recent else float("nan"),
         }
         log.updates.append(entry)
@@ -602,7 +606,7 @@ def _update_entry(
     approx_kl = (((ratio - 1) - lr_all) * w).sum()
     clipfrac = ((((ratio - 1.0).abs() > clip).float()) * w).sum()
     pg, vl = losses[:, :2].mean(0).tolist()
-    ent = float(losses[:, 2].nanmean())  # measured in the first epoch only
+    ent = float(losses[:, 2].nanmean())  # NaN where it was not measured
     return dict(zip(names, [pg, vl, ent, float(approx_kl), float(clipfrac)], strict=True))
 
 

@@ -85,8 +85,9 @@ class ConstantEnv(gymnasium.Env):
         )
 
 
+@pytest.mark.parametrize("clip_vloss", [False, True])
 @pytest.mark.parametrize(("terminate", "expected"), [(False, 10.0), (True, 2.63)])
-def test_truncation_bootstraps_and_termination_does_not(terminate, expected):
+def test_truncation_bootstraps_and_termination_does_not(terminate, expected, clip_vloss):
     # gamma = 0.9: an endless stream of 1s is worth 10; a 5-step episode seen
     # from each of its steps is worth on average mean((1 - 0.9**k) / 0.1, k=1..5) = 2.63.
     g = genomes.minimal(1, 2)
@@ -99,6 +100,7 @@ def test_truncation_bootstraps_and_termination_does_not(terminate, expected):
         normalize_obs=False,
         update_epochs=4,
         max_grad_norm=100.0,
+        clip_vloss=clip_vloss,  # the autograd loss; the value still converges
     )
     trained, _ = train_ppo(g, lambda: ConstantEnv(terminate), total_steps=12_000, config=cfg)
     value = trained.compile()(torch.zeros(1, 1))[1].item()
@@ -153,3 +155,17 @@ def test_per_minibatch_advantage_normalisation_matches_one_slice_at_a_time():
         expected = torch.cat([_neg_adv(adv[s : s + mb_size], True) for s in range(0, 103, mb_size)])
         torch.testing.assert_close(_neg_adv_per_minibatch(adv, mb_size, True), expected)
     torch.testing.assert_close(_neg_adv_per_minibatch(adv, 10, False), -adv)
+
+
+def test_target_kl_stops_updates_early():
+    g = genomes.mlp(4, 2, hidden=[16])
+    base = dict(num_envs=4, num_steps=64, num_minibatches=4, update_epochs=5, learning_rate=1e-2)
+    _, free = train_ppo(g, "CartPole-v1", total_steps=1024, config=PPOConfig(**base), seed=0)
+    _, tight = train_ppo(
+        g, "CartPole-v1", total_steps=1024, config=PPOConfig(**base, target_kl=1e-9), seed=0
+    )
+    assert [u["minibatches"] for u in free.updates] == [20.0] * 4
+    # The first minibatch leaves the policy where the rollout was made (KL 0);
+    # the second sees the first step's change and stops the update.
+    assert all(u["minibatches"] == 2.0 for u in tight.updates)
+    assert all(np.isfinite(u["policy_loss"]) and np.isfinite(u["entropy"]) for u in tight.updates)

@@ -50,6 +50,14 @@ class GenomeModule(nn.Module):
         ``[units_v, units_u]``).
     biases : ParameterList
         For each computed node, its bias ``[units_v]``.
+    activations : list of str
+        For each computed node, its activation's registry name.
+    source_positions : list of list of int
+        For each computed node, its sources as positions in the list of
+        outputs (0 is the input, ``k + 1`` is computed node ``k``).
+    part_steps : dict of str to list of int
+        For each part this module can compute (``"all"``, ``"policy"``,
+        ``"value"``), the computed nodes it needs, in evaluation order.
 
     Examples
     --------
@@ -73,6 +81,7 @@ class GenomeModule(nn.Module):
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         sources_index: list[list[int]] = []
+        self.activations: list[str] = []
         acts: list[Callable[[torch.Tensor], torch.Tensor]] = []
         for n in self.node_names:
             srcs = sorted(genome.graph.predecessors(n), key=str)
@@ -84,17 +93,21 @@ class GenomeModule(nn.Module):
                 w = np.zeros((units, 0))
             self.weights.append(nn.Parameter(_tensor(w.T, dtype)))
             self.biases.append(nn.Parameter(_tensor(genome.graph.nodes[n]["bias"], dtype)))
-            acts.append(ACTIVATIONS[genome.graph.nodes[n]["activation"]].torch_fn)
+            self.activations.append(genome.graph.nodes[n]["activation"])
+            acts.append(ACTIVATIONS[self.activations[-1]].torch_fn)
             sources_index.append([index[s] for s in srcs])
+        self.source_positions = sources_index
         self.part = part
         self.policy_index = index[genome.policy_node] if genome.policy_node in keep else -1
         self.value_index = index[genome.value_node] if genome.value_node in keep else -1
         # One plan per part this module can compute: the steps it needs, in order.
         heads = (self.policy_index, self.value_index)
         self._plans: dict[str, list[_Step]] = {}
+        self.part_steps: dict[str, list[int]] = {}
         for p in ("all", "policy", "value") if part == "all" else (part,):
             needed = genome.part_nodes(p)
             steps = [k for k, n in enumerate(self.node_names) if n in needed]
+            self.part_steps[p] = steps
             self._plans[p] = _plan(steps, sources_index, acts, heads)
         self.obs_units = genome.units(inp)
         pol = genome.graph.nodes[genome.policy_node]

@@ -41,6 +41,19 @@ class Activation:
         ``f(0) == 0``.
     index : int
         Stable integer id, used as a node feature by ``to_pyg``.
+    numpy_grad : callable or None
+        ``(y, g) -> g * f'(x)`` for ``y = f(x)``: the derivative written in
+        terms of the *output*, so a hand-written backward pass needs no
+        pre-activations. ``None`` when ``f'`` is not a function of ``f(x)``
+        (gelu, silu).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tanh = ACTIVATIONS["tanh"]
+    >>> y = tanh.numpy_fn(np.array([0.0, 1.0]))
+    >>> np.allclose(tanh.numpy_grad(y, np.ones(2)), 1 - np.tanh([0.0, 1.0]) ** 2)
+    True
     """
 
     name: str
@@ -49,6 +62,7 @@ class Activation:
     idempotent: bool
     zero_at_zero: bool
     index: int
+    numpy_grad: Callable[[Array, Array], Array] | None = None
 
 
 def _np_gelu(x: Array) -> Array:
@@ -74,16 +88,37 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _grad_identity(y: Array, g: Array) -> Array:
+    return g
+
+
+def _grad_relu(y: Array, g: Array) -> Array:
+    return g * (y > 0)
+
+
+def _grad_tanh(y: Array, g: Array) -> Array:
+    return g * (1 - y * y)
+
+
+def _grad_sigmoid(y: Array, g: Array) -> Array:
+    return g * (y * (1 - y))
+
+
+def _grad_elu(y: Array, g: Array) -> Array:
+    # elu(x) = exp(x) - 1 for x <= 0, whose derivative exp(x) is y + 1.
+    return g * np.where(y > 0, 1, y + 1)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("identity", _identity, lambda x: x, True, True, 0),
-        Activation("relu", torch.relu, lambda x: np.maximum(x, 0), True, True, 1),
-        Activation("tanh", torch.tanh, np.tanh, False, True, 2),
-        Activation("elu", F.elu, _np_elu, False, True, 3),
+        Activation("identity", _identity, lambda x: x, True, True, 0, _grad_identity),
+        Activation("relu", torch.relu, lambda x: np.maximum(x, 0), True, True, 1, _grad_relu),
+        Activation("tanh", torch.tanh, np.tanh, False, True, 2, _grad_tanh),
+        Activation("elu", F.elu, _np_elu, False, True, 3, _grad_elu),
         Activation("gelu", F.gelu, _np_gelu, False, True, 4),
         Activation("silu", F.silu, _np_silu, False, True, 5),
-        Activation("sigmoid", torch.sigmoid, _np_sigmoid, False, False, 6),
+        Activation("sigmoid", torch.sigmoid, _np_sigmoid, False, False, 6, _grad_sigmoid),
     ]
 }
 """Activation name -> :class:`Activation`."""

@@ -119,6 +119,29 @@ class ActionHead:
         torch.gather(logp_all, -1, action, out=logp)
 
     @staticmethod
+    def sample_categorical_numpy(
+        logits: NDArray[np.floating[Any]],
+        noise: NDArray[np.floating[Any]],
+        action: NDArray[np.int64],
+        logp: NDArray[np.floating[Any]],
+    ) -> None:
+        """:meth:`sample_into` for a Discrete space, on NumPy arrays ``action`` / ``logp`` ``[batch]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> act, logp = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32)
+        >>> ActionHead.sample_categorical_numpy(
+        ...     np.zeros((1, 2), np.float32), np.array([[0.0, 5.0]], np.float32), act, logp)
+        >>> act.tolist(), logp.round(4).tolist()
+        ([1], [-0.6931])
+        """
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp_all = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        np.argmax(logp_all + noise, axis=1, out=action)
+        logp[:] = logp_all[np.arange(logits.shape[0]), action]
+
+    @staticmethod
     def noise_log_prob(noise: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
         """Gaussian log-probability of ``mean + exp(log_std) * noise`` (last axis summed).
 

@@ -31,6 +31,7 @@ from genomes import Genome
 from growagent.rl.envs import EnvLike, make_vec_env
 from growagent.rl.losses import categorical_ppo_grads, ppo_loss
 from growagent.rl.normalize import RunningMeanStd
+from growagent.rl.numpy_net import NumpyNet, unsupported_reason
 from growagent.rl.policy import ActionHead, check_genome_matches
 
 
@@ -363,6 +364,7 @@ def _train(
     act_env_rows = list(act_np if act_shape else act_np[..., 0])
     logp_buf = torch.zeros((n_steps, n_envs, 1))
     logp_rows = list(logp_buf)
+    logp_np = logp_buf.numpy()[..., 0]
     val_buf = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
     rew_buf = np.zeros((n_steps, n_envs), dtype=np.float64)
     term_buf = np.zeros((n_steps, n_envs), dtype=bool)
@@ -376,8 +378,11 @@ def _train(
     ep_len = np.zeros(n_envs, dtype=np.int64)
     num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
     entropy_grad = cfg.ent_coef != 0.0
-    # The loss's gradient in closed form where it applies (see losses.py).
+    # The loss's gradient in closed form where it applies (see losses.py),
+    # carried through the network by hand where the genome allows
+    # (numpy_net.py), else by autograd.
     closed_form = not head.continuous and not cfg.clip_vloss
+    net = NumpyNet(module) if closed_form and unsupported_reason(module) is None else None
     update_rms = rms is not None and cfg.normalize_obs
 
     def prep(raw: np.ndarray, out: np.ndarray, update: bool) -> None:
@@ -402,11 +407,17 @@ def _train(
         with torch.no_grad():
             noise = head.rollout_noise(n_steps, n_envs, n_out, gen)
             noise_rows = list(noise.view(n_steps, n_envs, *(act_shape or (n_out,))))
+            noise_np = noise.numpy()
             std = module.log_std.exp() if module.log_std is not None else None
             for t in range(n_steps):
                 prep(raw_obs, obs_np[t], update=True)
-                out = module.policy(obs_rows[t])
-                head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
+                if net is not None:
+                    head.sample_categorical_numpy(
+                        net.policy(obs_np[t]), noise_np[t], act_env_rows[t], logp_np[t]
+                    )
+                else:
+                    out = module.policy(obs_rows[t])
+                    head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
                 raw_obs, reward, term, trunc, _ = venv.step(head.to_env_numpy(act_env_rows[t]))
                 rew_buf[t] = reward
                 term_buf[t] = term
@@ -468,25 +479,40 @@ def _train(
             # The logged entropy is the first epoch's. Without an entropy
             # bonus it is not needed after that.
             with_entropy = entropy_grad or epoch == 0
+            if closed_form:  # NumPy views of this epoch's minibatch data
+                n_obs, n_act, n_logp = e_obs.numpy(), e_act.numpy()[:, 0], e_logp.numpy()
+                n_nadv, n_ret = e_nadv.numpy(), e_ret.numpy()
             for start in starts:
                 idx = slice(start, start + mb_size)
-                out, value = module(e_obs[idx])
-                opt.zero_grad()
                 if closed_form:
-                    grads, mb_stats, log_ratio = categorical_ppo_grads(
-                        out,
-                        value,
-                        e_act[idx],
-                        e_logp[idx],
-                        e_nadv[idx],
-                        e_ret[idx],
+                    if net is not None:
+                        out_np, value_np = net.forward(n_obs[idx])
+                    else:
+                        out, value = module(e_obs[idx])
+                        out_np, value_np = out.detach().numpy(), value.detach().numpy()
+                    grads, np_stats, np_log_ratio = categorical_ppo_grads(
+                        out_np,
+                        value_np,
+                        n_act[idx],
+                        n_logp[idx],
+                        n_nadv[idx],
+                        n_ret[idx],
                         clip=clip,
                         vf_coef=cfg.vf_coef,
                         ent_coef=cfg.ent_coef,
                         with_entropy=with_entropy,
                     )
-                    torch.autograd.backward((out, value), grads)
+                    if net is not None:
+                        net.backward(*grads)  # overwrites every gradient
+                    else:
+                        opt.zero_grad()
+                        torch.autograd.backward(
+                            (out, value), (torch.from_numpy(grads[0]), torch.from_numpy(grads[1]))
+                        )
+                    mb_stats, log_ratio = torch.from_numpy(np_stats), torch.from_numpy(np_log_ratio)
                 else:
+                    out, value = module(e_obs[idx])
+                    opt.zero_grad()
                     if with_entropy:
                         new_logp, entropy = head.log_prob_entropy(
                             out, module.log_std, e_act[idx], entropy_grad=entropy_grad

@@ -25,6 +25,21 @@ def test_clipped_surrogate_matches_the_textbook_formula_and_gradient():
         assert (ours.grad == 0).sum() > 50  # the clipped branch really is taken
 
 
+def _numpy_grads(logits, value, action, old_logp, neg_adv, returns, **kwargs):
+    """categorical_ppo_grads on the NumPy views of torch tensors; torch tensors back."""
+    (g_logits, g_value), stats, log_ratio = categorical_ppo_grads(
+        logits.detach().numpy(),
+        value.detach().numpy(),
+        action.numpy()[:, 0],
+        old_logp.numpy(),
+        neg_adv.numpy(),
+        returns.numpy(),
+        **kwargs,
+    )
+    to_torch = torch.from_numpy
+    return (to_torch(g_logits), to_torch(g_value)), to_torch(stats), to_torch(log_ratio)
+
+
 def _batch(n: int, n_actions: int, seed: int):
     gen = torch.Generator().manual_seed(seed)
     logits = torch.randn(n, n_actions, generator=gen, dtype=torch.float64) * 2
@@ -44,7 +59,7 @@ def _batch(n: int, n_actions: int, seed: int):
 def test_closed_form_gradients_equal_autograd_of_the_loss(ent_coef, n, n_actions):
     logits, value, action, old_logp, neg_adv, returns = _batch(n, n_actions, seed=n + n_actions)
     kwargs = dict(clip=0.2, vf_coef=0.5, ent_coef=ent_coef)
-    (g_logits, g_value), stats, log_ratio = categorical_ppo_grads(
+    (g_logits, g_value), stats, log_ratio = _numpy_grads(
         logits, value, action, old_logp, neg_adv, returns, **kwargs
     )
 
@@ -57,6 +72,7 @@ def test_closed_form_gradients_equal_autograd_of_the_loss(ent_coef, n, n_actions
     )
     loss.backward()
 
+    assert stats.dtype == log_ratio.dtype == g_logits.dtype == g_value.dtype == torch.float64
     torch.testing.assert_close(stats, ref_stats)
     torch.testing.assert_close(log_ratio, ref_log_ratio)
     torch.testing.assert_close(g_logits, l_ref.grad)
@@ -75,7 +91,7 @@ def test_gradients_flow_into_the_network_like_the_autograd_loss():
 
     out = net(obs)
     v = out.sum(1) + value  # a value head sharing the network
-    grads, _, _ = categorical_ppo_grads(out, v, action, old_logp, neg_adv, returns, **kwargs)
+    grads, _, _ = _numpy_grads(out, v, action, old_logp, neg_adv, returns, **kwargs)
     torch.autograd.backward((out, v), grads)
     ours = [p.grad.clone() for p in net.parameters()]
 
@@ -92,9 +108,23 @@ def test_gradients_flow_into_the_network_like_the_autograd_loss():
 
 def test_entropy_is_only_computed_when_asked_or_in_the_loss():
     batch = _batch(8, 2, seed=1)
-    _, stats, _ = categorical_ppo_grads(
-        *batch, clip=0.2, vf_coef=0.5, ent_coef=0.0, with_entropy=False
-    )
+    _, stats, _ = _numpy_grads(*batch, clip=0.2, vf_coef=0.5, ent_coef=0.0, with_entropy=False)
     assert torch.isnan(stats[2])
-    _, stats, _ = categorical_ppo_grads(*batch, clip=0.2, vf_coef=0.5, ent_coef=0.0)
+    _, stats, _ = _numpy_grads(*batch, clip=0.2, vf_coef=0.5, ent_coef=0.0)
     assert stats[2] > 0
+
+
+def test_float32_inputs_give_float32_gradients():
+    logits, value, action, old_logp, neg_adv, returns = (t.float() for t in _batch(16, 3, seed=2))
+    (g_logits, g_value), stats, log_ratio = _numpy_grads(
+        logits,
+        value,
+        action.long(),
+        old_logp,
+        neg_adv,
+        returns,
+        clip=0.2,
+        vf_coef=0.5,
+        ent_coef=0.01,
+    )
+    assert {g_logits.dtype, g_value.dtype, stats.dtype, log_ratio.dtype} == {torch.float32}

@@ -97,7 +97,9 @@ def _grad_relu(y: Array, g: Array) -> Array:
 
 
 def _grad_tanh(y: Array, g: Array) -> Array:
-    return g * (1 - y * y)
+    out = np.square(y)  # g * (1 - y**2), with one temporary
+    np.subtract(1, out, out=out)
+    return np.multiply(out, g, out=out)
 
 
 def _grad_sigmoid(y: Array, g: Array) -> Array:

@@ -169,6 +169,7 @@ def categorical_ppo_grads(
     [-0.3333, 0.1667, 0.1667]
     """
     n = logits.shape[0]
+    inv_n = 1 / n  # sums times 1/n: ndarray.mean costs several times a sum at this size
     rows = np.arange(n)
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -180,20 +181,20 @@ def categorical_ppo_grads(
     unclipped = neg_adv * ratio
     clipped = neg_adv * np.minimum(np.maximum(ratio, 1 - clip), 1 + clip)
     use_clipped = clipped > unclipped
-    pg_loss = np.where(use_clipped, clipped, unclipped).mean()
-    coef = np.where(use_clipped, 0, unclipped) * (1 / n)
+    pg_loss = np.where(use_clipped, clipped, unclipped).sum() * inv_n
+    coef = np.where(use_clipped, 0, unclipped) * inv_n
     g_logits = probs * -coef[:, None]
     g_logits[rows, action] += coef
 
     diff = value - returns
-    v_loss = (diff * diff).mean()
-    g_value = diff * (2 * vf_coef / n)
+    v_loss = np.dot(diff, diff) * inv_n
+    g_value = diff * (2 * vf_coef * inv_n)
 
     entropy = np.nan
     if with_entropy or ent_coef != 0.0:
         ent_each = -(probs * logp_all).sum(axis=1)
-        entropy = ent_each.mean()
+        entropy = ent_each.sum() * inv_n
         if ent_coef != 0.0:
-            g_logits += probs * (logp_all + ent_each[:, None]) * (ent_coef / n)
+            g_logits += probs * (logp_all + ent_each[:, None]) * (ent_coef * inv_n)
     stats = np.array([pg_loss, v_loss, entropy], dtype=logits.dtype)
     return (g_logits, g_value), stats, log_ratio

@@ -96,12 +96,14 @@ class NumpyNet:
         self._steps = module.part_steps
         self.policy_index = module.policy_index
         self.value_index = module.value_index
-        # Each node's sources as (position, first row, end row) of its fused weight.
+        # Each node's sources other than the input, as (position, first row,
+        # end row) of its fused weight: the rows the backward pass reads.
         widths = [module.obs_units] + [b.shape[0] for b in self.biases]
         self._rows: list[list[tuple[int, int, int]]] = []
         for srcs in self._sources:
             bounds = np.cumsum([0] + [widths[s] for s in srcs])
-            self._rows.append([(s, int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(srcs)])
+            rows = [(s, int(bounds[i]), int(bounds[i + 1])) for i, s in enumerate(srcs)]
+            self._rows.append([r for r in rows if r[0] != 0])
         self._outputs: list[Array | None] = []
         self._inputs: list[Array | None] = []
         self._ones: Array = np.ones(0, dtype=self.biases[0].dtype)
@@ -156,8 +158,8 @@ class NumpyNet:
             g = grad_fn(y, g_out)  # [batch, out]: the gradient before the activation
             np.matmul(x.T, g, out=self.weight_grads[k])
             np.matmul(self._ones, g, out=self.bias_grads[k])
-            rows = [r for r in self._rows[k] if r[0] != 0]  # the input needs no gradient
-            if not rows:
+            rows = self._rows[k]
+            if not rows:  # its only source is the input, which needs no gradient
                 continue
             g_in = g @ self.weights[k].T
             for s, start, end in rows:

@@ -133,7 +133,7 @@ class ActionHead:
         >>> act, logp = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32)
         >>> ActionHead.sample_categorical_numpy(
         ...     np.zeros((1, 2), np.float32), np.array([[0.0, 5.0]], np.float32), act, logp)
-        >>> act.tolist(), logp.round(4).tolist()
+        >>> act.tolist(), [round(float(x), 4) for x in logp]
         ([1], [-0.6931])
         """
         shifted = logits - logits.max(axis=1, keepdims=True)

@@ -288,6 +288,11 @@ class _FlatAdam:
         self.exp_avg = torch.zeros_like(self.param)
         self.exp_avg_sq = torch.zeros_like(self.param)
         self.step_count = torch.zeros(())
+        # NumPy views: the norm and the two scalars cost less as NumPy ops.
+        self._grad_np = self.grad.numpy()
+        self._divisor = torch.ones(())
+        self._divisor_np = self._divisor.numpy()
+        self._step_np = self.step_count.numpy()
         self.eps = eps
         self.beta1, self.beta2 = betas
 
@@ -306,8 +311,10 @@ class _FlatAdam:
     @torch.no_grad()
     def clip_and_step(self, lr: float, max_norm: float) -> None:
         # Dividing by max(1, (norm + 1e-6) / max_norm) is the clip's multiplication.
-        divisor = torch.linalg.vector_norm(self.grad).add_(1e-6).div_(max_norm).clamp_(min=1.0)
-        self.step_count.add_(1)
+        g = self._grad_np
+        norm = math.sqrt(float(np.dot(g, g)))
+        self._divisor_np[...] = max(1.0, (norm + 1e-6) / max_norm)
+        self._step_np += 1
         torch._fused_adam_(
             [self.param],
             [self.grad],
@@ -322,7 +329,7 @@ class _FlatAdam:
             weight_decay=0.0,
             eps=self.eps,
             maximize=False,
-            grad_scale=divisor,
+            grad_scale=self._divisor,
         )
 
 

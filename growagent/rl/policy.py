@@ -123,23 +123,40 @@ class ActionHead:
         logits: NDArray[np.floating[Any]],
         noise: NDArray[np.floating[Any]],
         action: NDArray[np.int64],
-        logp: NDArray[np.floating[Any]],
     ) -> None:
-        """:meth:`sample_into` for a Discrete space, on NumPy arrays ``action`` / ``logp`` ``[batch]``.
+        """:meth:`sample_into`'s Gumbel-max sample for a Discrete space, on NumPy arrays.
+
+        Writes ``argmax(logits + noise)`` into ``action`` ``[batch]``; the
+        log-softmax's shift is the same for every action, so the logits do.
+        Get the log-probabilities afterwards, for a whole rollout at once, with
+        :meth:`categorical_log_prob_numpy`.
 
         Examples
         --------
         >>> import numpy as np
-        >>> act, logp = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32)
-        >>> ActionHead.sample_categorical_numpy(
-        ...     np.zeros((1, 2), np.float32), np.array([[0.0, 5.0]], np.float32), act, logp)
-        >>> act.tolist(), [round(float(x), 4) for x in logp]
-        ([1], [-0.6931])
+        >>> act = np.zeros(1, dtype=np.int64)
+        >>> ActionHead.sample_categorical_numpy(np.zeros((1, 2)), np.array([[0.0, 5.0]]), act)
+        >>> act.tolist()
+        [1]
         """
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        logp_all = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        np.argmax(logp_all + noise, axis=1, out=action)
-        logp[:] = logp_all[np.arange(logits.shape[0]), action]
+        np.argmax(logits + noise, axis=-1, out=action)
+
+    @staticmethod
+    def categorical_log_prob_numpy(
+        logits: NDArray[np.floating[Any]], action: NDArray[np.int64]
+    ) -> NDArray[np.floating[Any]]:
+        """Log-probabilities of ``action`` ``[...]`` under ``softmax(logits)`` ``[..., n]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> logp = ActionHead.categorical_log_prob_numpy(np.zeros((2, 1, 2)), np.array([[0], [1]]))
+        >>> logp.shape, round(float(logp[0, 0]), 4)
+        ((2, 1), -0.6931)
+        """
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        logp_all = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return np.take_along_axis(logp_all, action[..., None], axis=-1)[..., 0]
 
     @staticmethod
     def noise_log_prob(noise: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:

@@ -372,6 +372,7 @@ def _train(
     logp_buf = torch.zeros((n_steps, n_envs, 1))
     logp_rows = list(logp_buf)
     logp_np = logp_buf.numpy()[..., 0]
+    logits_np = np.zeros((n_steps, n_envs, n_out), dtype=np.float32)  # NumPy rollout only
     val_buf = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
     rew_buf = np.zeros((n_steps, n_envs), dtype=np.float64)
     term_buf = np.zeros((n_steps, n_envs), dtype=bool)
@@ -419,9 +420,8 @@ def _train(
             for t in range(n_steps):
                 prep(raw_obs, obs_np[t], update=True)
                 if net is not None:
-                    head.sample_categorical_numpy(
-                        net.policy(obs_np[t]), noise_np[t], act_env_rows[t], logp_np[t]
-                    )
+                    logits_np[t] = net.policy(obs_np[t])
+                    head.sample_categorical_numpy(logits_np[t], noise_np[t], act_env_rows[t])
                 else:
                     out = module.policy(obs_rows[t])
                     head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
@@ -430,6 +430,8 @@ def _train(
                 term_buf[t] = term
                 trunc_buf[t] = trunc
             prep(raw_obs, obs_np[n_steps], update=False)
+            if net is not None:
+                logp_np[...] = head.categorical_log_prob_numpy(logits_np, act_np[..., 0])
             val_buf[:] = module.value(obs_all.view(-1, obs_dim)).view(n_steps + 1, n_envs).numpy()
             if head.continuous:
                 assert module.log_std is not None

@@ -253,7 +253,10 @@ def train_ppo(
     venv = make_vec_env(env, cfg.num_envs, seed)
     try:
         check_genome_matches(genome, venv.single_observation_space, venv.single_action_space)
-        trained, log = _train(genome, venv, total_steps, cfg, seed, callback)
+        # An overflow or NaN surfaces as a non-finite loss, reported once as
+        # NonFiniteTrainingError; NumPy's warnings on the way would only be noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trained, log = _train(genome, venv, total_steps, cfg, seed, callback)
     finally:
         venv.close()
     log.wall_time = time.perf_counter() - t0

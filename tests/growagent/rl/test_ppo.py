@@ -123,6 +123,24 @@ def test_nan_reward_raises_clear_error():
         )
 
 
+class HugeRewardEnv(ConstantEnv):
+    def step(self, action):
+        obs, _, term, trunc, info = super().step(action)
+        return obs, 3e38, term, trunc, info  # finite, but its square overflows float32
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])  # NumPy passes and autograd
+def test_overflowing_loss_raises_one_clear_error(activation, recwarn):
+    with pytest.raises(NonFiniteTrainingError, match="Non-finite loss at update 0"):
+        train_ppo(
+            genomes.mlp(1, 2, hidden=[4], activation=activation),
+            lambda: HugeRewardEnv(False),
+            total_steps=64,
+            config=PPOConfig(num_envs=2, num_steps=32, normalize_obs=False),
+        )
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_genome_env_mismatch_is_named():
     with pytest.raises(ValueError, match="input has 3 units"):
         train_ppo(genomes.minimal(3, 2), "CartPole-v1", total_steps=64)

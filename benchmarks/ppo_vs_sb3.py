@@ -9,6 +9,10 @@ for both agents with growagent's ``evaluate`` on the same episode seeds
 
     python benchmarks/ppo_vs_sb3.py --envs CartPole-v1 --steps 100000 --seeds 0 1 2
     python benchmarks/ppo_vs_sb3.py --envs LunarLander-v3 --steps 200000 --seeds 0
+
+``--only ours`` or ``--only sb3`` trains one side alone and prints its time
+and return per seed (no ratio): for comparing returns over more seeds than
+the side-by-side runs can afford.
 """
 
 from __future__ import annotations
@@ -89,9 +93,13 @@ def main() -> None:
     ap.add_argument("--steps", nargs="+", type=int, default=[100_000], help="one budget per env")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--only", choices=["ours", "sb3"], help="train one side alone (returns only)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     budgets = args.steps * len(args.envs) if len(args.steps) == 1 else args.steps
+    if args.only:
+        run_one_side(args.only, args.envs, budgets, args.seeds, args.eval_episodes)
+        return
     print(
         "env                seed  steps    ours s  sb3 s  ours sps  sb3 sps  ratio  ours ret  sb3 ret"
     )
@@ -123,6 +131,29 @@ def main() -> None:
             f"(params: {g_ours.num_params('all')} vs {g_sb3.num_params('all')})",
             flush=True,
         )
+
+
+def run_one_side(
+    side: str, envs: list[str], budgets: list[int], seeds: list[int], episodes: int
+) -> None:
+    """Train one side alone per env and seed; print its time and return."""
+    print(f"env                seed  steps  {side:>6s} s  return")
+    for env_id, steps in zip(envs, budgets, strict=True):
+        returns = []
+        for seed in seeds:
+            if side == "ours":
+                seconds, genome = run_ours(env_id, steps, seed)
+            else:
+                seconds, model = run_sb3(env_id, steps, seed)
+                genome = from_sb3(model)
+            result = evaluate(genome, env_id, episodes=episodes, seed=10_000)
+            returns.append(result.mean)
+            print(
+                f"{env_id:18s} {seed:4d} {steps:7d} {seconds:8.1f}  {result.mean:6.1f} "
+                f"± {result.std:.1f}",
+                flush=True,
+            )
+        print(f"{env_id}: {side} mean return {statistics.mean(returns):.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -21,6 +22,7 @@ import torch
 import genomes
 from genomes import Genome
 from growagent.distill.a2d import DistillConfig, distill
+from growagent.distill.states import teacher_states
 from growagent.rl.evaluate import evaluate
 from growagent.rl.ppo import PPOConfig, train_ppo
 
@@ -39,8 +41,8 @@ class TaskConfig:
     """PPO steps after distillation (the whole training when there is no teacher)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO settings of the fine-tune."""
-    eval_episodes: int = 10
-    """Deterministic evaluation episodes."""
+    eval_episodes: int = 32
+    """Deterministic evaluation episodes (episode ``i`` starts from seed ``eval_seed + i``)."""
     eval_seed: int = 10_000
     """Seed of the evaluation episodes (the same for every genome, so returns compare)."""
     size_objective: Literal["params", "macs"] = "params"
@@ -144,7 +146,12 @@ class Assessment:
 
 
 def assess(
-    genome: Genome, task: TaskConfig, *, seed: int, teacher: Genome | None = None
+    genome: Genome,
+    task: TaskConfig,
+    *,
+    seed: int,
+    teacher: Genome | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Assessment:
     """Train ``genome`` for the task's budget, evaluate it, return its objectives.
 
@@ -163,6 +170,9 @@ def assess(
         Seed of training.
     teacher : Genome, optional
         Trained teacher for distillation.
+    cache_dir : path, optional
+        Where the run keeps its shared teacher states (see
+        :mod:`growagent.distill.states`); without it they are collected here.
 
     Returns
     -------
@@ -182,6 +192,8 @@ def assess(
     t0 = time.perf_counter()
     old_threads = torch.get_num_threads()
     info: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    info["seconds"] = seconds
     try:
         if task.threads is not None:
             torch.set_num_threads(task.threads)
@@ -192,19 +204,49 @@ def assess(
             ppo_cfg = dataclasses.replace(ppo_cfg, num_envs=task.num_envs)
             if dist_cfg is not None:
                 dist_cfg = dataclasses.replace(dist_cfg, num_envs=task.num_envs)
-        if teacher is not None and dist_cfg is not None:
-            trained, dlog = distill(trained, teacher, task.env, config=dist_cfg, seed=seed)
-            info["distill_steps"] = dlog.total_steps
+        distilled = teacher is not None and dist_cfg is not None
+        if distilled:
+            assert teacher is not None and dist_cfg is not None
+            t = time.perf_counter()
+            states = teacher_states(
+                teacher,
+                task.env,
+                dist_cfg.teacher_states + dist_cfg.probe_states,
+                seed=dist_cfg.teacher_seed,
+                num_envs=dist_cfg.num_envs,
+                cache_dir=cache_dir,
+            )
+            seconds["teacher_states"] = time.perf_counter() - t
+            trained, dlog = distill(
+                trained, teacher, task.env, config=dist_cfg, seed=seed, states=states
+            )
+            info["distill_env_steps"] = dlog.env_steps
+            info["distill_grad_steps"] = dlog.grad_steps
+            info["distill_stopped_early"] = dlog.stopped_early
+            info["distill_backend"] = dlog.backend
             info["distill_kl"] = dlog.kl[-1] if dlog.kl else None
+            info["distill_value_mse"] = dlog.value_mse[-1] if dlog.value_mse else None
+            for phase in ("env", "label", "grad", "probe"):
+                seconds[f"distill_{phase}"] = dlog.seconds.get(phase, 0.0)
         if task.finetune_steps > 0:
+            if distilled:
+                # The distilled weights expect the teacher's frozen input statistics;
+                # a fresh running normalisation would feed them other inputs (on
+                # LunarLander it turned a 253-return agent into -52: docs/fidelity.md).
+                ppo_cfg = dataclasses.replace(ppo_cfg, normalize_obs=False)
+            t = time.perf_counter()
             trained, plog = train_ppo(
                 trained, task.env, total_steps=task.finetune_steps, config=ppo_cfg, seed=seed
             )
             info["ppo_steps"] = plog.total_steps
+            seconds["finetune"] = time.perf_counter() - t
+        t = time.perf_counter()
         ev = evaluate(trained, task.env, episodes=task.eval_episodes, seed=task.eval_seed)
+        seconds["eval"] = time.perf_counter() - t
         if not math.isfinite(ev.mean):
             raise ValueError(f"Non-finite evaluation return {ev.mean}")
         info["eval_returns"] = ev.returns
+        info["eval_stderr"] = ev.stderr
         trained.validate()  # non-finite weights fail here
         return Assessment(
             status="ok",
@@ -233,7 +275,7 @@ def assess_bytes(payload: bytes) -> bytes:
     """:func:`assess` over JSON bytes, for executors.
 
     ``payload`` is ``{"genome": genome dict, "task": TaskConfig dict, "seed":
-    int, "teacher": genome dict or null}``; the result is
+    int, "teacher": genome dict or null, "cache_dir": path or null}``; the result is
     :meth:`Assessment.to_json` encoded as UTF-8. A malformed payload gives a
     failed assessment, not an exception.
 
@@ -250,6 +292,9 @@ def assess_bytes(payload: bytes) -> bytes:
         task = TaskConfig.from_dict(data["task"])
         seed = int(data["seed"])
         teacher = None if data.get("teacher") is None else genomes.from_dict(data["teacher"])
+        cache_dir = data.get("cache_dir")
+        if cache_dir is not None and not isinstance(cache_dir, str):
+            raise TypeError(f"cache_dir: expected a path string (got {type(cache_dir).__name__})")
     except Exception as exc:
         failed = Assessment(
             "failed",
@@ -257,11 +302,16 @@ def assess_bytes(payload: bytes) -> bytes:
             wall_time=time.perf_counter() - t0,
         )
         return failed.to_json().encode()
-    return assess(genome, task, seed=seed, teacher=teacher).to_json().encode()
+    return assess(genome, task, seed=seed, teacher=teacher, cache_dir=cache_dir).to_json().encode()
 
 
 def make_payload(
-    genome: Genome, task: TaskConfig, *, seed: int, teacher: Genome | None = None
+    genome: Genome,
+    task: TaskConfig,
+    *,
+    seed: int,
+    teacher: Genome | None = None,
+    cache_dir: str | Path | None = None,
 ) -> bytes:
     """The JSON bytes :func:`assess_bytes` expects.
 
@@ -278,6 +328,7 @@ def make_payload(
             "task": task.to_dict(),
             "seed": seed,
             "teacher": None if teacher is None else genomes.to_dict(teacher),
+            "cache_dir": None if cache_dir is None else str(cache_dir),
         },
         allow_nan=False,
     ).encode()

@@ -1,11 +1,26 @@
 """Actor-critic distillation (Auto-Agent-Distiller, Fu et al. 2021).
 
 The student learns to match the teacher's action distribution (KL from
-teacher to student) and its value (MSE) on states gathered by rolling out
-both networks: a configurable share of the parallel envs is driven by the
-teacher and the rest by the student itself, so the student also learns on
-the states its own mistakes lead to (as in DAgger). The student uses the
+teacher to student) and its value (MSE) on two kinds of states:
+
+- **teacher states**, where the teacher drove the env. They are the same for
+  every student of a run, so they are collected once and shared (see
+  :mod:`growagent.distill.states`);
+- **student states**, where the student itself drove the env, labelled by
+  the teacher, so the student also learns on the states its own mistakes
+  lead to (as in DAgger).
+
+The budget is explicit and honoured exactly: ``env_steps`` student-driven
+env steps and ``grad_steps`` minibatch gradient steps (spread evenly over
+the student's collection rounds; each minibatch is drawn uniformly from all
+states gathered so far). Training stops early when the policy KL on a fixed
+held-out probe of teacher states stops falling. The student uses the
 teacher's frozen observation statistics, which are copied into its metadata.
+
+The minibatch step is one object chosen once (:func:`make_step`): a NumPy
+forward/backward pass where the genome allows it (Discrete actions,
+activations with an output-based derivative), else autograd. Both step the
+same flat Adam; ``tests/growagent/distill/test_distill.py`` checks they agree.
 """
 
 from __future__ import annotations
@@ -18,46 +33,90 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from genomes import Genome
-from growagent.distill.losses import gaussian_kl, kl_divergence_with_logits, value_mse
+from genomes.compile import GenomeModule
+from growagent.distill.losses import (
+    gaussian_kl,
+    kl_divergence_with_logits,
+    kl_with_logits_numpy,
+    value_mse,
+    value_mse_numpy,
+)
+from growagent.distill.states import TeacherStates, collect_teacher_states
 from growagent.rl.envs import EnvLike, make_vec_env
 from growagent.rl.normalize import normalize_obs
+from growagent.rl.numpy_net import NumpyNet, unsupported_reason
+from growagent.rl.optim import FlatAdam
 from growagent.rl.policy import ActionHead, check_genome_matches
 from growagent.rl.ppo import NonFiniteTrainingError
 
 
 @dataclass
 class DistillConfig:
-    """Distillation settings."""
+    """Distillation settings: a budget in env steps and gradient steps, and the optimiser."""
 
-    steps: int = 8192
-    """Environment steps collected in total (all envs, teacher and student driven)."""
+    env_steps: int = 8192
+    """Student-driven env steps (all envs together; a multiple of ``num_envs``)."""
+    teacher_states: int = 8192
+    """Teacher-driven states to learn from (shared by all students of a run)."""
+    probe_states: int = 1024
+    """Further teacher states held out: the early-stop signal and the KL proxy."""
+    teacher_seed: int = 0
+    """Seed of the teacher-state collection (the same for every student, so they share it)."""
+    grad_steps: int = 3000
+    """Minibatch gradient steps in all (fewer only if training stops early)."""
+    batch_size: int = 256
+    """Minibatch size (drawn uniformly, with replacement, from the states gathered so far)."""
     num_envs: int = 8
-    """Parallel environment copies."""
+    """Parallel env copies, for the student's and the teacher's collection."""
     rollout_steps: int = 64
-    """Vector steps collected between training phases."""
-    teacher_fraction: float = 0.5
-    """Share of the envs driven by the teacher (rounded; the rest by the student)."""
+    """Vector steps per student collection round (gradient steps are spread over the rounds)."""
     sample_actions: bool = True
-    """Actors sample from their policies (wider state coverage); else act with the mode."""
+    """The student samples its actions while collecting (wider coverage); else acts with the mode."""
     temperature: float = 1.0
     """Softmax temperature of the discrete KL."""
     value_coef: float = 0.5
     """Weight of the value MSE against the policy KL."""
-    lr: float = 3e-3
+    lr: float = 1e-2
     """Adam learning rate."""
-    epochs: int = 4
-    """Passes over the state buffer after each collection."""
-    batch_size: int = 256
-    """Minibatch size."""
-    buffer_size: int = 8192
-    """Most recent states kept for training."""
     max_grad_norm: float = 1.0
     """Global gradient-norm clip."""
+    check_every: int = 200
+    """Gradient steps between two probe measurements."""
+    patience: int = 3
+    """Stop after this many probe measurements without a relative KL improvement of ``min_improvement``."""
+    min_improvement: float = 0.02
+    """Relative fall of the best probe KL that counts as progress (0 never stops early)."""
     max_seconds: float | None = None
-    """Stop after the collection/training round that crosses this wall time (None: no limit)."""
+    """Stop at the first probe measurement past this wall time (None: no limit)."""
+    backend: str = "auto"
+    """Minibatch step: ``auto`` (NumPy where it applies), ``numpy`` or ``torch``."""
+
+    def __post_init__(self) -> None:
+        for key in ("num_envs", "rollout_steps", "batch_size", "check_every", "patience"):
+            if getattr(self, key) < 1:
+                raise ValueError(
+                    f"distill.{key}: expected a positive integer (got {getattr(self, key)})"
+                )
+        for key in ("env_steps", "teacher_states", "probe_states", "grad_steps"):
+            if getattr(self, key) < 0:
+                raise ValueError(
+                    f"distill.{key}: expected an integer >= 0 (got {getattr(self, key)})"
+                )
+        if self.env_steps % self.num_envs:
+            raise ValueError(
+                f"distill.env_steps: expected a multiple of num_envs={self.num_envs} "
+                f"(got {self.env_steps})"
+            )
+        if self.env_steps + self.teacher_states == 0:
+            raise ValueError(
+                "distill: env_steps and teacher_states are both 0: no states to learn from"
+            )
+        if self.backend not in ("auto", "numpy", "torch"):
+            raise ValueError(
+                f"distill.backend: expected 'auto', 'numpy' or 'torch' (got {self.backend!r})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -77,24 +136,120 @@ class DistillConfig:
 class DistillLog:
     """What happened during :func:`distill`."""
 
-    total_steps: int = 0
-    """Environment steps collected."""
-    wall_time: float = 0.0
-    """Seconds spent."""
+    env_steps: int = 0
+    """Student-driven env steps taken."""
+    teacher_env_steps: int = 0
+    """Teacher-driven env steps taken here (0 when the states came from a cache)."""
+    grad_steps: int = 0
+    """Minibatch gradient steps taken."""
+    stopped_early: bool = False
+    """Whether the probe KL stopped falling before the budget was spent."""
+    backend: str = ""
+    """``numpy`` or ``torch``: which minibatch step ran."""
+    checks: list[int] = field(default_factory=list)
+    """Gradient steps at each probe measurement (the first is 0, before training)."""
     kl: list[float] = field(default_factory=list)
-    """Per collection: policy KL(teacher || student) on the new states, before training on them."""
+    """Policy KL(teacher || student) on the probe states at each measurement."""
     value_mse: list[float] = field(default_factory=list)
-    """Per collection: value MSE on the new states, before training on them."""
+    """Value MSE on the probe states at each measurement."""
     student_returns: list[float] = field(default_factory=list)
-    """Returns of episodes completed in student-driven envs."""
+    """Returns of episodes the student completed while collecting."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time per phase: ``teacher_states``, ``env`` (student collection), ``label``
+    (teacher outputs on student states), ``grad``, ``probe``."""
+    wall_time: float = 0.0
+    """Seconds spent in :func:`distill`."""
+
+    @property
+    def total_steps(self) -> int:
+        """Env steps taken here (student-driven plus teacher-driven)."""
+        return self.env_steps + self.teacher_env_steps
 
 
-def _policy_kl(
-    head_cont: bool, t_out: torch.Tensor, t_ls: Any, s_out: torch.Tensor, s_ls: Any, temp: float
-) -> torch.Tensor:
-    if head_cont:
-        return gaussian_kl(t_out, t_ls, s_out, s_ls)
-    return kl_divergence_with_logits(t_out, s_out, temp)
+# ----------------------------------------------------------------- the step
+
+
+def distill_loss(
+    module: GenomeModule,
+    continuous: bool,
+    cfg: DistillConfig,
+    x: torch.Tensor,
+    t_out: torch.Tensor,
+    t_log_std: Any,
+    t_val: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Total loss, policy KL(teacher || student) and value MSE of the student on a batch."""
+    s_out, s_val = module(x)
+    if continuous:
+        kl = gaussian_kl(t_out, t_log_std, s_out, module.log_std)
+    else:
+        kl = kl_divergence_with_logits(t_out, s_out, cfg.temperature)
+    mse = value_mse(t_val, s_val)
+    return kl + cfg.value_coef * mse, kl, mse
+
+
+class TorchStep:
+    """One distillation minibatch step through autograd (any action space, any activation)."""
+
+    name = "torch"
+
+    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig):
+        self.module, self.opt, self.cfg = module, opt, cfg
+        self.continuous = head.continuous
+
+    def __call__(
+        self, x: np.ndarray, t_out: np.ndarray, t_log_std: Any, t_val: np.ndarray
+    ) -> float:
+        self.opt.zero_grad()
+        loss, _, _ = distill_loss(
+            self.module,
+            self.continuous,
+            self.cfg,
+            torch.from_numpy(x),
+            torch.from_numpy(t_out),
+            t_log_std,
+            torch.from_numpy(t_val),
+        )
+        loss.backward()
+        self.opt.clip_and_step(self.cfg.lr, self.cfg.max_grad_norm)
+        return float(loss.detach())
+
+
+class NumpyStep:
+    """The same step for a Discrete policy with a hand-written backward pass (no autograd)."""
+
+    name = "numpy"
+
+    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig):
+        self.net = NumpyNet(module)  # reads and writes the module's (flat) memory
+        self.opt, self.cfg = opt, cfg
+
+    def __call__(
+        self, x: np.ndarray, t_out: np.ndarray, t_log_std: Any, t_val: np.ndarray
+    ) -> float:
+        s_out, s_val = self.net.forward(x)
+        kl, g_out = kl_with_logits_numpy(t_out, s_out, self.cfg.temperature)
+        mse, g_val = value_mse_numpy(t_val, s_val)
+        self.net.backward(
+            g_out.astype(s_out.dtype), (self.cfg.value_coef * g_val).astype(s_val.dtype)
+        )
+        self.opt.clip_and_step(self.cfg.lr, self.cfg.max_grad_norm)
+        return kl + self.cfg.value_coef * mse
+
+
+def make_step(
+    module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig
+) -> TorchStep | NumpyStep:
+    """The minibatch step for this student, chosen once (see :attr:`DistillConfig.backend`)."""
+    reason = "Box action space" if head.continuous else unsupported_reason(module)
+    if cfg.backend == "numpy" and reason is not None:
+        raise ValueError(f"distill.backend = 'numpy' cannot run this student: {reason}")
+    if cfg.backend == "torch" or reason is not None:
+        return TorchStep(module, opt, head, cfg)
+    return NumpyStep(module, opt, head, cfg)
+
+
+# ----------------------------------------------------------------- distill
 
 
 def distill(
@@ -104,6 +259,7 @@ def distill(
     *,
     config: DistillConfig | None = None,
     seed: int = 0,
+    states: TeacherStates | None = None,
 ) -> tuple[Genome, DistillLog]:
     """Distil ``teacher`` into ``student`` (policy KL + value MSE).
 
@@ -118,7 +274,11 @@ def distill(
     config : DistillConfig, optional
         Settings (defaults: ``DistillConfig()``).
     seed : int
-        Seeds envs, sampling and minibatch order.
+        Seeds the student's envs, its action sampling and the minibatch draws.
+    states : TeacherStates, optional
+        ``teacher_states + probe_states`` teacher states (the last
+        ``probe_states`` are the probe), e.g. from
+        :func:`growagent.distill.states.teacher_states`; collected here if not given.
 
     Returns
     -------
@@ -134,10 +294,10 @@ def distill(
     --------
     >>> import genomes
     >>> teacher = genomes.mlp(4, 2, hidden=[8])
-    >>> cfg = DistillConfig(steps=512, num_envs=4, rollout_steps=32)
+    >>> cfg = DistillConfig(env_steps=512, teacher_states=512, probe_states=128, grad_steps=40)
     >>> s, log = distill(genomes.minimal(4, 2), teacher, "CartPole-v1", config=cfg)
-    >>> len(log.kl), log.total_steps
-    (4, 512)
+    >>> log.env_steps, log.grad_steps, log.teacher_env_steps
+    (512, 40, 640)
     """
     cfg = config or DistillConfig()
     if student.action_space != teacher.action_space:
@@ -146,108 +306,164 @@ def distill(
             f"{teacher.action_space}"
         )
     t0 = time.perf_counter()
-    venv = make_vec_env(env, cfg.num_envs, seed)
-    try:
-        check_genome_matches(student, venv.single_observation_space, venv.single_action_space)
-        check_genome_matches(teacher, venv.single_observation_space, venv.single_action_space)
-        trained, log = _distill(student, teacher, venv, cfg, seed)
-    finally:
-        venv.close()
+    log = DistillLog()
+    need = cfg.teacher_states + cfg.probe_states
+    if states is None:
+        states = collect_teacher_states(
+            teacher, env, need, seed=cfg.teacher_seed, num_envs=cfg.num_envs
+        )
+        log.teacher_env_steps = math.ceil(need / cfg.num_envs) * cfg.num_envs
+    elif len(states) != need:
+        raise ValueError(
+            f"Expected {need} teacher states (teacher_states + probe_states), got {len(states)}"
+        )
+    log.seconds["teacher_states"] = time.perf_counter() - t0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if cfg.env_steps > 0:
+            venv = make_vec_env(env, cfg.num_envs, seed)
+            try:
+                check_genome_matches(
+                    student, venv.single_observation_space, venv.single_action_space
+                )
+                trained = _distill(student, teacher, venv, states, cfg, seed, log)
+            finally:
+                venv.close()
+        else:
+            trained = _distill(student, teacher, None, states, cfg, seed, log)
     log.wall_time = time.perf_counter() - t0
     return trained, log
 
 
 def _distill(
-    student: Genome, teacher: Genome, venv: Any, cfg: DistillConfig, seed: int
-) -> tuple[Genome, DistillLog]:
+    student: Genome,
+    teacher: Genome,
+    venv: Any,
+    states: TeacherStates,
+    cfg: DistillConfig,
+    seed: int,
+    log: DistillLog,
+) -> Genome:
     s_mod = student.compile(torch.float32)
     t_mod = teacher.compile(torch.float32)
     t_mod.requires_grad_(False)
     head = ActionHead(student)
-    params = list(s_mod.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = FlatAdam([p for p in s_mod.parameters() if p.requires_grad], eps=1e-8, betas=(0.9, 0.999))
+    step = make_step(s_mod, opt, head, cfg)
+    log.backend = step.name
+    t_log_std = t_mod.log_std
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = teacher.meta.get("obs_norm")
-    n = cfg.num_envs
-    n_teacher = min(n, max(0, round(cfg.teacher_fraction * n)))
-    by_teacher = torch.zeros(n, dtype=torch.bool)
-    by_teacher[:n_teacher] = True
-    student_envs = ~by_teacher.numpy()
-    t_ls = t_mod.log_std
-    log = DistillLog()
-    iterations = max(1, math.ceil(cfg.steps / (n * cfg.rollout_steps)))
-    raw = venv.growagent_first_obs
-    ep_ret = np.zeros(n)
-    buf_x: list[torch.Tensor] = []
-    buf_out: list[torch.Tensor] = []
-    buf_val: list[torch.Tensor] = []
+    train, probe = states.split(cfg.probe_states)
+    seconds = dict.fromkeys(("env", "label", "grad", "probe"), 0.0)
 
-    def act(out: torch.Tensor, log_std: Any) -> torch.Tensor:
-        if cfg.sample_actions:
-            return head.sample(out, log_std, gen)[0]
-        return head.deterministic(out)
+    # One buffer for every state the student learns from: the teacher's first,
+    # the student's own appended as they are collected.
+    n_total = len(train) + cfg.env_steps
+    buf_x = np.empty((n_total, train.obs.shape[1]), dtype=np.float32)
+    buf_out = np.empty((n_total, train.policy.shape[1]), dtype=np.float32)
+    buf_val = np.empty(n_total, dtype=np.float32)
+    size = len(train)
+    buf_x[:size], buf_out[:size], buf_val[:size] = train.obs, train.policy, train.value
 
+    best = math.inf
+    stale = 0
     t_start = time.perf_counter()
-    for _it in range(iterations):
-        if cfg.max_seconds is not None and time.perf_counter() - t_start > cfg.max_seconds:
-            break
-        xs, outs, vals = [], [], []
-        with torch.no_grad():
-            for _t in range(cfg.rollout_steps):
-                if not np.isfinite(raw).all():
-                    raise NonFiniteTrainingError("Non-finite observation from the environment")
-                x = torch.from_numpy(normalize_obs(norm, raw.reshape(n, -1)))
-                t_out, t_val = t_mod(x)
-                s_out, _ = s_mod(x)
-                a_t, a_s = act(t_out, t_ls), act(s_out, s_mod.log_std)
-                mask = by_teacher.view(-1, *([1] * (a_t.dim() - 1)))
-                action = torch.where(mask, a_t, a_s)
-                xs.append(x)
-                outs.append(t_out)
-                vals.append(t_val)
-                raw, reward, term, trunc, _ = venv.step(head.to_env(action))
-                reward = np.asarray(reward, dtype=np.float64)
-                if not np.isfinite(reward).all():
-                    raise NonFiniteTrainingError("Non-finite reward from the environment")
-                ep_ret += reward
-                done = np.logical_or(term, trunc)
-                for i in np.flatnonzero(done & student_envs):
-                    log.student_returns.append(float(ep_ret[i]))
-                ep_ret[done] = 0.0
-            new_x, new_out, new_val = torch.cat(xs), torch.cat(outs), torch.cat(vals)
-            s_out, s_val = s_mod(new_x)
-            log.kl.append(
-                float(
-                    _policy_kl(
-                        head.continuous, new_out, t_ls, s_out, s_mod.log_std, cfg.temperature
-                    )
-                )
-            )
-            log.value_mse.append(float(value_mse(new_val, s_val)))
-        log.total_steps += n * cfg.rollout_steps
-        buf_x.append(new_x)
-        buf_out.append(new_out)
-        buf_val.append(new_val)
-        while sum(len(b) for b in buf_x) - len(buf_x[0]) >= cfg.buffer_size:
-            buf_x.pop(0), buf_out.pop(0), buf_val.pop(0)
-        b_x, b_out, b_val = torch.cat(buf_x), torch.cat(buf_out), torch.cat(buf_val)
-        size = b_x.shape[0]
-        for _epoch in range(cfg.epochs):
-            perm = torch.from_numpy(rng.permutation(size))
-            for start in range(0, size, cfg.batch_size):
-                idx = perm[start : start + cfg.batch_size]
-                s_out, s_val = s_mod(b_x[idx])
-                loss = _policy_kl(
-                    head.continuous, b_out[idx], t_ls, s_out, s_mod.log_std, cfg.temperature
-                ) + cfg.value_coef * value_mse(b_val[idx], s_val)
-                if not torch.isfinite(loss):
-                    raise NonFiniteTrainingError("Non-finite distillation loss")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                opt.step()
 
+    def measure() -> bool:
+        """Probe KL and value MSE now; True when training should stop."""
+        nonlocal best, stale
+        t = time.perf_counter()
+        if len(probe):
+            with torch.no_grad():
+                _, kl, mse = distill_loss(
+                    s_mod,
+                    head.continuous,
+                    cfg,
+                    torch.from_numpy(probe.obs),
+                    torch.from_numpy(probe.policy),
+                    t_log_std,
+                    torch.from_numpy(probe.value),
+                )
+            log.checks.append(log.grad_steps)
+            log.kl.append(float(kl))
+            log.value_mse.append(float(mse))
+            if not math.isfinite(float(kl)):
+                raise NonFiniteTrainingError("Non-finite distillation loss")
+        seconds["probe"] += time.perf_counter() - t
+        if len(probe) and cfg.min_improvement > 0:
+            if log.kl[-1] < best * (1.0 - cfg.min_improvement):
+                best, stale = log.kl[-1], 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    log.stopped_early = True
+                    return True
+        over = cfg.max_seconds is not None and time.perf_counter() - t_start > cfg.max_seconds
+        return over
+
+    def train_until(target: int) -> bool:
+        """Gradient steps up to ``target`` in all; True when training should stop."""
+        while log.grad_steps < target:
+            t = time.perf_counter()
+            idx = rng.integers(size, size=cfg.batch_size)
+            loss = step(buf_x[idx], buf_out[idx], t_log_std, buf_val[idx])
+            log.grad_steps += 1
+            seconds["grad"] += time.perf_counter() - t
+            if not math.isfinite(loss):
+                raise NonFiniteTrainingError("Non-finite distillation loss")
+            if log.grad_steps % cfg.check_every == 0 and measure():
+                return True
+        return False
+
+    measure()
+    stop = False
+    per_round = cfg.num_envs * cfg.rollout_steps
+    rounds = math.ceil(cfg.env_steps / per_round) if cfg.env_steps else 0
+    if rounds == 0:
+        stop = train_until(cfg.grad_steps)
+    else:
+        raw = venv.growagent_first_obs
+        ep_ret = np.zeros(cfg.num_envs)
+        for r in range(rounds):
+            # Collect: the student drives its envs; the teacher labels the states after.
+            t = time.perf_counter()
+            n_steps = min(cfg.rollout_steps, (cfg.env_steps - log.env_steps) // cfg.num_envs)
+            first = size
+            with torch.no_grad():
+                for _ in range(n_steps):
+                    if not np.isfinite(raw).all():
+                        raise NonFiniteTrainingError("Non-finite observation from the environment")
+                    x = normalize_obs(norm, raw.reshape(cfg.num_envs, -1))
+                    buf_x[size : size + cfg.num_envs] = x
+                    size += cfg.num_envs
+                    out = s_mod.policy(torch.from_numpy(x))
+                    if cfg.sample_actions:
+                        action = head.sample(out, s_mod.log_std, gen)[0]
+                    else:
+                        action = head.deterministic(out)
+                    raw, reward, term, trunc, _ = venv.step(head.to_env(action))
+                    reward = np.asarray(reward, dtype=np.float64)
+                    if not np.isfinite(reward).all():
+                        raise NonFiniteTrainingError("Non-finite reward from the environment")
+                    ep_ret += reward
+                    done = np.logical_or(term, trunc)
+                    log.student_returns.extend(float(v) for v in ep_ret[done])
+                    ep_ret[done] = 0.0
+            log.env_steps += n_steps * cfg.num_envs
+            seconds["env"] += time.perf_counter() - t
+            t = time.perf_counter()
+            with torch.no_grad():
+                t_out, t_val = t_mod(torch.from_numpy(buf_x[first:size]))
+            buf_out[first:size], buf_val[first:size] = t_out.numpy(), t_val.numpy().reshape(-1)
+            seconds["label"] += time.perf_counter() - t
+            # Train: this round's share of the gradient steps
+            if train_until(cfg.grad_steps * (r + 1) // rounds):
+                stop = True
+                break
+    if not stop and (not log.checks or log.checks[-1] != log.grad_steps):
+        measure()
+    log.seconds.update(seconds)
     trained = student.with_weights_from(s_mod)
     trained.meta["obs_norm"] = None if norm is None else dict(norm)
-    return trained, log
+    return trained

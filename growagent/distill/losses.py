@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -64,3 +65,48 @@ def value_mse(teacher_value: torch.Tensor, student_value: torch.Tensor) -> torch
     2.0
     """
     return F.mse_loss(student_value, teacher_value)
+
+
+def kl_with_logits_numpy(
+    teacher_logits: np.ndarray, student_logits: np.ndarray, temperature: float = 1.0
+) -> tuple[float, np.ndarray]:
+    """:func:`kl_divergence_with_logits` and its gradient with respect to the student logits.
+
+    With ``q = softmax(s / T)`` and ``p = softmax(t / T)`` the gradient of the
+    batch mean is ``(q - p) / (T * batch)``.
+
+    Examples
+    --------
+    >>> t, s = np.array([[2.0, 0.0]]), np.zeros((1, 2))
+    >>> kl, grad = kl_with_logits_numpy(t, s)
+    >>> round(kl, 4) == round(float(kl_divergence_with_logits(torch.tensor(t), torch.tensor(s))), 4)
+    True
+    >>> grad.round(3).tolist()
+    [[-0.381, 0.381]]
+    """
+    t_logp = _log_softmax(teacher_logits / temperature)
+    s_logp = _log_softmax(student_logits / temperature)
+    p = np.exp(t_logp)
+    batch = teacher_logits.shape[0]
+    kl = float((p * (t_logp - s_logp)).sum() / batch)
+    return kl, (np.exp(s_logp) - p) / (temperature * batch)
+
+
+def value_mse_numpy(
+    teacher_value: np.ndarray, student_value: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """:func:`value_mse` and its gradient with respect to the student values.
+
+    Examples
+    --------
+    >>> mse, grad = value_mse_numpy(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    >>> mse, grad.tolist()
+    (2.0, [0.0, -2.0])
+    """
+    diff = student_value - teacher_value
+    return float((diff * diff).mean()), diff * (2.0 / diff.shape[0])
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))

@@ -1,14 +1,25 @@
-"""Evaluate a genome's policy on fixed episode seeds."""
+"""Evaluate a genome's policy on fixed episode seeds.
+
+Episode ``i`` of an evaluation from ``seed`` is the episode that starts with
+``env.reset(seed=seed + i)``, whatever genome is evaluated: every genome meets
+the same episodes (common random numbers), so their returns compare with
+less noise than independent draws would give. Episodes run on a small pool
+of envs; a finished env starts the next unplayed seed, so no env steps are
+spent on episodes that are already over, and the policy's forward pass is
+batched over the envs still running.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import gymnasium
 import numpy as np
 import torch
 
 from genomes import Genome
-from growagent.rl.envs import EnvLike, make_vec_env
+from growagent.rl.envs import EnvLike, check_spaces, resolve_id
 from growagent.rl.normalize import normalize_obs
 from growagent.rl.policy import ActionHead, check_genome_matches
 from growagent.rl.ppo import NonFiniteTrainingError
@@ -27,6 +38,21 @@ class EvalResult:
     lengths: list[int] = field(default_factory=list)
     """Length of each episode, in seed order."""
 
+    @property
+    def stderr(self) -> float:
+        """Standard error of the mean return (``std / sqrt(episodes)``)."""
+        n = len(self.returns)
+        return self.std / math.sqrt(n) if n else float("nan")
+
+
+def make_env(env: EnvLike) -> gymnasium.Env:
+    """One env from a gymnasium id (``"module:Id"`` imports the module first) or a factory."""
+    if isinstance(env, str):
+        return gymnasium.make(resolve_id(env))
+    if callable(env):
+        return env()
+    raise TypeError(f"Expected a gymnasium id or an env factory (got {type(env).__name__})")
+
 
 def evaluate(
     genome: Genome,
@@ -36,14 +62,14 @@ def evaluate(
     seed: int = 0,
     deterministic: bool = True,
     max_steps: int = 100_000,
+    pool: int = 16,
 ) -> EvalResult:
     """Run ``episodes`` episodes with the genome's policy and report their returns.
 
-    All episodes run side by side in one vector env reset with ``seed`` (a
-    sync env gives episode ``i`` the seed ``seed + i``; a natively vectorised
-    env such as CartPole draws them from one generator seeded with ``seed``),
-    so results are reproducible for a seed. Observations are normalised with
-    the genome's frozen ``meta["obs_norm"]``.
+    Episode ``i`` is reset with seed ``seed + i`` (see the module docstring),
+    so results are reproducible and the same episodes are played by every
+    genome. Observations are normalised with the genome's frozen
+    ``meta["obs_norm"]``.
 
     Parameters
     ----------
@@ -54,11 +80,13 @@ def evaluate(
     episodes : int
         Number of episodes.
     seed : int
-        Seed of the episodes.
+        Seed of the first episode.
     deterministic : bool
         Act with the mode (argmax / mean); else sample (seeded by ``seed``).
     max_steps : int
         Safety cap on steps per episode.
+    pool : int
+        Envs stepped side by side (at most ``episodes``).
 
     Returns
     -------
@@ -76,38 +104,61 @@ def evaluate(
     >>> len(r.returns), r.mean > 0
     (3, True)
     """
-    venv = make_vec_env(env, episodes, seed)
+    if episodes < 1:
+        raise ValueError(f"Expected episodes >= 1 (got {episodes})")
+    envs = [make_env(env) for _ in range(min(pool, episodes))]
     try:
-        check_genome_matches(genome, venv.single_observation_space, venv.single_action_space)
+        check_spaces(envs[0].observation_space, envs[0].action_space)
+        check_genome_matches(genome, envs[0].observation_space, envs[0].action_space)
         module = genome.compile(torch.float32, part="policy")
         head = ActionHead(genome)
         gen = torch.Generator().manual_seed(seed)
         norm = genome.meta.get("obs_norm")
-        obs = venv.growagent_first_obs
         returns = np.zeros(episodes)
         lengths = np.zeros(episodes, dtype=np.int64)
-        running = np.ones(episodes, dtype=bool)
+        episode_of = [-1] * len(envs)  # which episode each env plays (-1: none left)
+        obs: list[np.ndarray | None] = [None] * len(envs)
+        next_episode = 0
+
+        def start(k: int) -> None:
+            nonlocal next_episode
+            if next_episode >= episodes:
+                episode_of[k], obs[k] = -1, None
+                return
+            episode_of[k] = next_episode
+            obs[k] = np.asarray(envs[k].reset(seed=seed + next_episode)[0])
+            next_episode += 1
+
+        for k in range(len(envs)):
+            start(k)
         with torch.no_grad():
-            for _ in range(max_steps):
-                if not np.isfinite(obs[running]).all():
+            while True:
+                active = [k for k in range(len(envs)) if episode_of[k] >= 0]
+                if not active:
+                    break
+                batch = np.stack([np.asarray(obs[k]).reshape(-1) for k in active])
+                if not np.isfinite(batch).all():
                     raise NonFiniteTrainingError("Non-finite observation from the environment")
-                x = torch.from_numpy(normalize_obs(norm, obs.reshape(episodes, -1)))
-                out, _ = module(x)
+                out, _ = module(torch.from_numpy(normalize_obs(norm, batch)))
                 if deterministic:
                     action = head.deterministic(out)
                 else:
                     action = head.sample(out, module.log_std, gen)[0]
-                obs, reward, term, trunc, _ = venv.step(head.to_env(action))
-                reward = np.asarray(reward, dtype=np.float64)
-                if not np.isfinite(reward[running]).all():
-                    raise NonFiniteTrainingError("Non-finite reward from the environment")
-                returns += np.where(running, reward, 0.0)
-                lengths += running
-                running &= ~np.logical_or(term, trunc)
-                if not running.any():
-                    break
+                actions = head.to_env(action)
+                for j, k in enumerate(active):
+                    a = actions[j] if head.continuous else int(actions[j])
+                    o, reward, term, trunc, _ = envs[k].step(a)
+                    if not math.isfinite(float(reward)):
+                        raise NonFiniteTrainingError("Non-finite reward from the environment")
+                    i = episode_of[k]
+                    returns[i] += float(reward)
+                    lengths[i] += 1
+                    obs[k] = np.asarray(o)
+                    if term or trunc or lengths[i] >= max_steps:
+                        start(k)
     finally:
-        venv.close()
+        for e in envs:
+            e.close()
     return EvalResult(
         mean=float(returns.mean()),
         std=float(returns.std()),

@@ -71,7 +71,14 @@ def test_ok_assessment_round_trips_through_json_and_bytes():
     }
     task = TaskConfig(
         env="CartPole-v1",
-        distill=DistillConfig(steps=512, num_envs=4, rollout_steps=32),
+        distill=DistillConfig(
+            env_steps=512,
+            teacher_states=512,
+            probe_states=128,
+            grad_steps=100,
+            num_envs=4,
+            rollout_steps=32,
+        ),
         finetune_steps=256,
         ppo=PPOConfig(num_envs=4, num_steps=32),
         eval_episodes=3,
@@ -83,7 +90,8 @@ def test_ok_assessment_round_trips_through_json_and_bytes():
     assert set(direct.objectives) == {"return", "params", "macs"}
     assert direct.objectives["params"] == genome.num_params("policy")
     assert direct.genome.meta["obs_norm"] is not None
-    assert direct.info["distill_steps"] == 512
+    assert direct.info["distill_env_steps"] == 512
+    assert direct.info["distill_grad_steps"] == 100
     again = Assessment.from_json(direct.to_json())
     assert again.objectives == direct.objectives
     assert genomes.dumps(again.genome) == genomes.dumps(direct.genome)

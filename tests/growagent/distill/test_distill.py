@@ -35,7 +35,14 @@ def test_distill_on_box_actions_runs_and_copies_log_std_shape():
     obs, act = genome_spaces("Pendulum-v1")
     teacher = genomes.mlp(obs, act, hidden=[8], seed=3)
     teacher.graph.nodes["policy"]["log_std"] = np.array([-1.0])
-    cfg = DistillConfig(steps=1024, num_envs=4, rollout_steps=64)
+    cfg = DistillConfig(
+        env_steps=1024,
+        teacher_states=1024,
+        probe_states=256,
+        grad_steps=200,
+        num_envs=4,
+        rollout_steps=64,
+    )
     trained, log = distill(genomes.minimal(obs, act), teacher, "Pendulum-v1", config=cfg)
     assert log.kl[-1] < log.kl[0]
     # the student's log_std moves towards the teacher's -1

@@ -6,9 +6,9 @@ from gymnasium import spaces
 
 import genomes
 from growagent.rl import PPOConfig, evaluate, genome_spaces, train_ppo, zoo_config
+from growagent.rl.optim import FlatAdam
 from growagent.rl.ppo import (
     NonFiniteTrainingError,
-    _FlatAdam,
     _neg_adv,
     _neg_adv_per_minibatch,
 )
@@ -150,7 +150,7 @@ def test_flat_adam_matches_torch_adam_after_global_norm_clip():
     torch.manual_seed(0)
     ours = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    opt = _FlatAdam(ours, eps=1e-5, betas=(0.9, 0.999))
+    opt = FlatAdam(ours, eps=1e-5, betas=(0.9, 0.999))
     ref_opt = torch.optim.Adam(ref, lr=1e-2, eps=1e-5)
     for step in range(40):
         x = torch.randn(7, 5)

@@ -24,10 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import genomes
 from genomes import Genome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -62,6 +64,17 @@ CREATE TABLE IF NOT EXISTS assessments (
     wall_time REAL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evaluations (
+    genome_id TEXT NOT NULL REFERENCES genomes(id),
+    kind TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    episodes INTEGER NOT NULL,
+    return_mean REAL NOT NULL,
+    return_std REAL NOT NULL,
+    generation INTEGER,
+    created REAL NOT NULL,
+    PRIMARY KEY (genome_id, kind, seed)
+);
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY,
     population TEXT NOT NULL,
@@ -71,6 +84,28 @@ CREATE TABLE IF NOT EXISTS generations (
     created REAL NOT NULL
 );
 """
+
+
+def pool(rows: list[dict[str, Any]]) -> tuple[float, float, int] | None:
+    """Pool evaluation rows (``episodes``, ``return_mean``, ``return_std``) into one sample.
+
+    Returns ``(mean, standard error, episodes)``, or None for no rows.
+
+    Examples
+    --------
+    >>> rows = [dict(episodes=2, return_mean=1.0, return_std=1.0),
+    ...         dict(episodes=2, return_mean=3.0, return_std=1.0)]
+    >>> mean, se, n = pool(rows)  # the sample (0, 2, 2, 4)
+    >>> mean, round(se, 4), n
+    (2.0, 0.7071, 4)
+    """
+    n = sum(int(r["episodes"]) for r in rows)
+    if n == 0:
+        return None
+    mean = sum(r["episodes"] * r["return_mean"] for r in rows) / n
+    second = sum(r["episodes"] * (r["return_std"] ** 2 + r["return_mean"] ** 2) for r in rows) / n
+    var = max(0.0, second - mean**2)
+    return float(mean), float(np.sqrt(var / n)), n
 
 
 class ArchiveError(RuntimeError):
@@ -104,11 +139,19 @@ class Archive:
                         "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
                     )
+                    # Version 1 had no evaluations table; the schema script just added it.
+                    self.db.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
+                        (str(SCHEMA_VERSION),),
+                    )
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a growagent archive ({exc})") from None
-        if version != str(SCHEMA_VERSION):
-            raise ArchiveError(f"{self.path}: expected schema version 1 (got {version!r})")
+        if version not in ("1", str(SCHEMA_VERSION)):
+            raise ArchiveError(
+                f"{self.path}: expected schema version {SCHEMA_VERSION} (got {version!r})"
+            )
+        self._has_evaluations = version != "1"
 
     def close(self) -> None:
         """Close the connection."""
@@ -222,6 +265,67 @@ class Archive:
         names = [c[0] for c in cur.description]
         for row in cur:
             yield dict(zip(names, row, strict=True))
+
+    # ----------------------------------------------------------- evaluations
+    def add_evaluation(
+        self,
+        genome_id: str,
+        kind: str,
+        seed: int,
+        returns: list[float],
+        generation: int | None = None,
+    ) -> None:
+        """Record the returns of ``len(returns)`` episodes from ``seed`` on.
+
+        ``kind`` is ``search`` (the assessment's own episodes), ``reeval``
+        (further episodes of the same common sequence, for survivors) or
+        ``heldout`` (unseen episodes, after the search).
+        """
+        arr = np.asarray(returns, dtype=np.float64)
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    genome_id,
+                    kind,
+                    int(seed),
+                    int(arr.size),
+                    float(arr.mean()),
+                    float(arr.std()),
+                    generation,
+                    time.time(),
+                ),
+            )
+
+    def evaluations(
+        self, genome_id: str | None = None, kinds: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
+        """Evaluation rows (all, or one genome's), optionally of some kinds only, oldest first."""
+        if not self._has_evaluations:
+            return []
+        q, args = "SELECT * FROM evaluations", []
+        where = []
+        if genome_id is not None:
+            where.append("genome_id = ?")
+            args.append(genome_id)
+        if kinds is not None:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        cur = self.db.execute(q + " ORDER BY rowid", args)
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def pooled_return(
+        self, genome_id: str, kinds: tuple[str, ...] = ("search", "reeval")
+    ) -> tuple[float, float, int] | None:
+        """Mean, standard error and number of episodes over a genome's evaluations of ``kinds``.
+
+        Blocks are pooled as one sample (means weighted by episodes; the
+        variance from the blocks' second moments). None if there is none.
+        """
+        return pool(self.evaluations(genome_id, kinds))
 
     # ----------------------------------------------------------- generations
     def add_generation(

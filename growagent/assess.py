@@ -332,3 +332,37 @@ def make_payload(
         },
         allow_nan=False,
     ).encode()
+
+
+def evaluate_bytes(payload: bytes) -> bytes:
+    """Evaluate a genome (no training) over JSON bytes, for executors.
+
+    ``payload`` is ``{"genome": genome dict, "env": gymnasium id, "episodes":
+    int, "seed": int}``; the result is ``{"status": "ok", "returns": [...]}``
+    or ``{"status": "failed", "error": "..."}``, never an exception.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> p = json.dumps({"genome": genomes.to_dict(genomes.minimal(4, 2)), "env": "CartPole-v1",
+    ...                 "episodes": 2, "seed": 0}).encode()
+    >>> out = json.loads(evaluate_bytes(p))
+    >>> out["status"], len(out["returns"])
+    ('ok', 2)
+    >>> json.loads(evaluate_bytes(b"{}"))["status"]
+    'failed'
+    """
+    old_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        data = json.loads(payload)
+        genome = genomes.from_dict(data["genome"])
+        ev = evaluate(genome, data["env"], episodes=int(data["episodes"]), seed=int(data["seed"]))
+        if not math.isfinite(ev.mean):
+            raise ValueError(f"Non-finite evaluation return {ev.mean}")
+        out: dict[str, Any] = {"status": "ok", "returns": ev.returns}
+    except Exception as exc:
+        out = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        torch.set_num_threads(old_threads)
+    return json.dumps(out, allow_nan=False).encode()

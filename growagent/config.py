@@ -69,7 +69,15 @@ class EvolutionConfig:
     max_units: int = 64
     """No node grows beyond this many units."""
     champion_tolerance: float = 0.05
-    """The champion is the smallest Pareto agent within this fraction of the best return."""
+    """The champion is the smallest agent of the final front whose held-out return is
+    within this fraction of the front's best held-out return."""
+    reevaluate: bool = True
+    """Would-be survivors judged on one block of ``assess.eval_episodes`` episodes get a
+    second block (the next seeds of the common sequence) before selection; their
+    return is then the mean over both."""
+    critic_share: float = 0.0
+    """Share of children that may change only the critic (value-only nodes); the rest
+    must change the deployed policy (redrawn otherwise)."""
 
     def __post_init__(self) -> None:
         import operators
@@ -82,6 +90,8 @@ class EvolutionConfig:
         _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
         tol = self.champion_tolerance
         _require(tol >= 0, f"{e}.champion_tolerance", "a number >= 0", tol)
+        share = self.critic_share
+        _require(0 <= share <= 1, f"{e}.critic_share", "a number in [0, 1]", share)
         unknown = sorted(set(self.operator_weights) - set(operators.REGISTRY))
         _require(
             not unknown,
@@ -160,8 +170,9 @@ class RunConfig:
     """The GNN predictor that screens candidate children."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     """Where assessments run."""
-    heldout_episodes: int = 20
-    """Episodes of the final held-out evaluation of the champion (0 skips it)."""
+    heldout_episodes: int = 100
+    """Unseen episodes on which every agent of the final front (and the teacher) is
+    evaluated; the champion is chosen on them (0 skips it: chosen on search returns)."""
     heldout_seed: int = 1_000_000
     """First episode seed of the held-out evaluation (unseen during the search)."""
 

@@ -40,7 +40,14 @@ class ParetoEntry:
 
     genome: Genome
     ret: float
+    """The search's return: pooled over its search and re-evaluation episodes."""
     size: int
+    se: float = float("nan")
+    """Standard error of ``ret``."""
+    heldout: float | None = None
+    """Mean return on the run's held-out episodes (None if not evaluated)."""
+    heldout_se: float | None = None
+    """Standard error of ``heldout``."""
 
     @property
     def id(self) -> str:
@@ -59,16 +66,19 @@ class RunResult:
     pareto : list of ParetoEntry
         Non-dominated agents (return up, size down), smallest first.
     champion : ParetoEntry
-        The smallest Pareto agent whose return is within ``champion_tolerance``
-        (relative) of the best return on the front.
+        The smallest agent of the final front whose held-out return is within
+        ``champion_tolerance`` (relative) of the front's best held-out return
+        (of the best search return when ``heldout_episodes = 0``).
     archive : Path
         The SQLite archive (open it with :class:`growagent.archive.Archive`).
     logbook : deap.tools.Logbook
         Per-generation statistics.
     teacher_return : float | None
-        The teacher's evaluation return, for reference.
+        The teacher's return on the search's episodes, for reference.
     heldout : dict or None
-        The champion's held-out evaluation: ``mean``, ``std``, ``episodes``.
+        The champion's held-out evaluation: ``mean``, ``se``, ``episodes``.
+    teacher_heldout : dict or None
+        The teacher's held-out evaluation on the same episodes.
     """
 
     run_dir: Path
@@ -78,6 +88,7 @@ class RunResult:
     logbook: Any = None
     teacher_return: float | None = None
     heldout: dict[str, float] | None = None
+    teacher_heldout: dict[str, float] | None = None
 
 
 def run(
@@ -231,6 +242,7 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
         tournsize=cfg.evolution.tournsize,
         operator_weights=cfg.evolution.operator_weights or None,
         limits=limits_of(cfg),
+        critic_share=cfg.evolution.critic_share,
     )
     start_gen = 0
     if resume_from is None:
@@ -257,6 +269,8 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
         gen_holder["gen"] = gen + 1
 
     toolbox.register("evaluate", evaluate)
+    if cfg.evolution.reevaluate:
+        toolbox.register("reevaluate", lambda inds: state.reevaluate(inds, gen_holder["gen"]))
     if cfg.predictor.enabled:
         toolbox.register(
             "screen",
@@ -290,9 +304,9 @@ def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
             hooks=[state.checkpoint(rng, pareto), advance],
             state=state,
         )
+        result = _result(state, logbook)
     finally:
         state.executor.close()
-    result = _result(state, list(pareto), logbook)
     state.archive.set_meta("status", "finished")
     state.archive.close()
     return result
@@ -336,37 +350,70 @@ def _restore(
     return population, records
 
 
-def _result(state: RunSession, front: list[GenomeIndividual], logbook: tools.Logbook) -> RunResult:
-    entries = sorted(
-        (
-            ParetoEntry(ind.genome, ind.fitness.values[0], int(ind.fitness.values[1]))
-            for ind in front
-        ),
-        key=lambda e: (e.size, -e.ret),
-    )
+def final_front(state: RunSession) -> list[ParetoEntry]:
+    """The run's front (see :meth:`RunSession.front`) as entries, smallest first."""
+    entries = []
+    for ind in state.front():
+        pooled = state.archive.pooled_return(ind.id)
+        se = pooled[1] if pooled is not None else float("nan")
+        ret, size = ind.fitness.values
+        entries.append(ParetoEntry(ind.genome, ret, int(size), se=se))
+    return entries
+
+
+def _result(state: RunSession, logbook: tools.Logbook) -> RunResult:
+    entries = final_front(state)
     if not entries:
         raise RuntimeError("No agent was assessed successfully; see the archive's errors")
-    best = max(e.ret for e in entries)
-    threshold = best - state.cfg.evolution.champion_tolerance * abs(best)
-    champion = next(e for e in entries if e.ret >= threshold)
+    cfg = state.cfg
+    teacher_heldout = None
+    if cfg.heldout_episodes > 0:
+        ids = [e.id for e in entries] + (["teacher"] if state.teacher is not None else [])
+        held = state.heldout(ids)
+        for e in entries:
+            if e.id in held:
+                e.heldout, e.heldout_se = held[e.id]
+        if "teacher" in held:
+            mean, se = held["teacher"]
+            teacher_heldout = {"mean": mean, "se": se, "episodes": cfg.heldout_episodes}
+            state.archive.set_meta("teacher_heldout", teacher_heldout)
+    judged = [e for e in entries if e.heldout is not None]
+    if judged:  # the champion is chosen on unseen episodes, not on the search's own
+        best = max(e.heldout for e in judged if e.heldout is not None)
+        threshold = best - cfg.evolution.champion_tolerance * abs(best)
+        champion = next(e for e in judged if e.heldout is not None and e.heldout >= threshold)
+    else:
+        best = max(e.ret for e in entries)
+        threshold = best - cfg.evolution.champion_tolerance * abs(best)
+        champion = next(e for e in entries if e.ret >= threshold)
     run_dir = state.run_dir
     genomes.save(champion.genome, run_dir / "champion.json")
     (run_dir / "pareto.json").write_text(
-        json.dumps([{"id": e.id, "return": e.ret, "size": e.size} for e in entries], indent=1),
+        json.dumps(
+            [
+                {
+                    "id": e.id,
+                    "return": e.ret,
+                    "return_se": None if e.se != e.se else e.se,
+                    "heldout": e.heldout,
+                    "heldout_se": e.heldout_se,
+                    "size": e.size,
+                }
+                for e in entries
+            ],
+            indent=1,
+        ),
         encoding="utf-8",
     )
     state.archive.set_meta("champion", champion.id)
+    state.archive.set_meta("front", [e.id for e in entries])
     heldout = None
-    if state.cfg.heldout_episodes > 0:
-        from growagent.rl.evaluate import evaluate
-
-        ev = evaluate(
-            champion.genome,
-            state.cfg.env,
-            episodes=state.cfg.heldout_episodes,
-            seed=state.cfg.heldout_seed,
-        )
-        heldout = {"mean": ev.mean, "std": ev.std, "episodes": state.cfg.heldout_episodes}
+    if champion.heldout is not None:
+        heldout = {
+            "mean": champion.heldout,
+            "se": champion.heldout_se,
+            "episodes": cfg.heldout_episodes,
+        }
         state.archive.set_meta("champion_heldout", heldout)
     return RunResult(
         run_dir=run_dir,
@@ -376,4 +423,5 @@ def _result(state: RunSession, front: list[GenomeIndividual], logbook: tools.Log
         logbook=logbook,
         teacher_return=state.archive.get_meta("teacher_return"),
         heldout=heldout,
+        teacher_heldout=teacher_heldout,
     )

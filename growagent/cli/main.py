@@ -57,20 +57,29 @@ def _print_front(result: object) -> None:
     from growagent.runner import RunResult
 
     assert isinstance(result, RunResult)
-    print("\nPareto front (return up, policy size down):")
-    print(f"  {'id':<20} {'return':>9} {'size':>7}")
+
+    def pm(mean: float | None, se: float | None) -> str:
+        if mean is None:
+            return f"{'-':>16}"
+        return f"{mean:8.2f} +- {se:5.2f}" if se is not None and se == se else f"{mean:16.2f}"
+
+    print("\nPareto front (return up, policy size down; +- is the standard error):")
+    print(f"  {'id':<20} {'search return':>16} {'held-out return':>16} {'size':>7}")
     for e in result.pareto:
         mark = "  <- champion" if e.id == result.champion.id else ""
-        print(f"  {e.id:<20} {e.ret:9.2f} {e.size:7d}{mark}")
-    if result.teacher_return is not None:
+        print(f"  {e.id:<20} {pm(e.ret, e.se)} {pm(e.heldout, e.heldout_se)} {e.size:7d}{mark}")
+    if result.teacher_heldout is not None:
+        t = result.teacher_heldout
+        print(f"\nteacher: held-out return {t['mean']:.2f} +- {t['se']:.2f}")
+    elif result.teacher_return is not None:
         print(f"\nteacher: return {result.teacher_return:.2f}")
     c = result.champion
-    print(f"champion: {c.id}, {c.size} policy parameters, return {c.ret:.2f} in the search")
+    print(f"champion: {c.id}, {c.size} policy parameters, search return {c.ret:.2f}")
     if result.heldout is not None:
         h = result.heldout
         print(
-            f"champion held-out: mean return {h['mean']:.2f} +- {h['std']:.2f} "
-            f"over {int(h['episodes'])} unseen episode seeds"
+            f"champion held-out: mean return {h['mean']:.2f} +- {h['se']:.2f} "
+            f"over {int(h['episodes'])} unseen episodes"
         )
     print(f"\nchampion: {result.run_dir / 'champion.json'}")
     print(f"report:   {result.run_dir / 'report' / 'index.html'}")

@@ -48,6 +48,7 @@ def ea_mu_plus_lambda(
             evaluate(offspring)                # assess: distil, train, evaluate
             offspring = those assessed successfully
             halloffame.update(sorted(offspring, key=_by_id))
+            reevaluate(select(population + offspring, mu))   # fresh episodes for would-be survivors
             population = select(population + offspring, mu)
             record stats and the screen's quality; call hooks (the archive checkpoint)
 
@@ -60,8 +61,9 @@ def ea_mu_plus_lambda(
         The starting population (assessed or not).
     toolbox : deap.base.Toolbox
         Needs ``mutate``, ``screen``, ``screen_quality``, ``screen_factor``,
-        ``evaluate`` (a list of individuals -> fitness set in place) and
-        ``select`` (see :func:`growagent.evolution.toolbox.build_toolbox`).
+        ``evaluate`` (a list of individuals -> fitness set in place),
+        ``reevaluate`` (the same, for individuals to be judged on more
+        episodes) and ``select`` (see :func:`growagent.evolution.toolbox.build_toolbox`).
     mu, lambda_ : int
         Population size kept and offspring per generation.
     ngen : int
@@ -111,8 +113,15 @@ def ea_mu_plus_lambda(
         if halloffame is not None:
             halloffame.update(sorted(offspring, key=_by_id))
 
-        # Select the next population (DEAP's random is seeded from rng for tournaments)
-        random.seed(int(rng.integers(2**31)))
+        # Re-evaluate: would-be survivors seen on one block of episodes get a
+        # fresh one, so a child that was lucky once is demoted before it is kept
+        # (DEAP's random is seeded from rng for tournaments)
+        selection_seed = int(rng.integers(2**31))
+        random.seed(selection_seed)
+        toolbox.reevaluate(toolbox.select(population + offspring, mu))
+
+        # Select the next population on the updated returns
+        random.seed(selection_seed)
         population = toolbox.select(population + offspring, mu)
 
         # Record and checkpoint

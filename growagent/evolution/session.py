@@ -21,7 +21,7 @@ from deap import tools
 import genomes
 import operators
 from genomes import Genome
-from growagent.archive import Archive
+from growagent.archive import Archive, pool
 from growagent.assess import Assessment, TaskConfig
 from growagent.config import RunConfig
 from growagent.evolution.toolbox import GenomeIndividual, take_distinct
@@ -30,6 +30,8 @@ from growagent.mapping import ConfigError
 
 TASK_FN = "growagent.assess:assess_bytes"
 """The executor task: JSON payload in, :class:`Assessment` JSON out."""
+EVAL_FN = "growagent.assess:evaluate_bytes"
+"""The executor task that only evaluates (re-evaluations and the held-out front)."""
 
 
 def seed_genome(
@@ -128,7 +130,29 @@ class RunSession:
             )
         self.teacher = teacher
         self.teacher_dict = genomes.to_dict(teacher)
+        self.prepare_teacher_states()
         return teacher
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the run keeps what its workers share (the teacher states)."""
+        return (self.run_dir / "cache").resolve()
+
+    def prepare_teacher_states(self) -> None:
+        """Collect the teacher's states once, before any worker needs them."""
+        d = self.task.distill
+        if d is None or self.teacher is None:
+            return
+        from growagent.distill.states import teacher_states
+
+        teacher_states(
+            self.teacher,
+            self.cfg.env,
+            d.teacher_states + d.probe_states,
+            seed=d.teacher_seed,
+            num_envs=d.num_envs,
+            cache_dir=self.cache_dir,
+        )
 
     # ------------------------------------------------------------- evaluate
     def size_of(self, g: Genome) -> int:
@@ -155,6 +179,7 @@ class RunSession:
                     "task": self.task.to_dict(),
                     "seed": assessment_seed(self.cfg.seed, ind.id),
                     "teacher": self.teacher_dict,
+                    "cache_dir": str(self.cache_dir),
                 }
             ).encode()
             for ind in todo
@@ -182,15 +207,136 @@ class RunSession:
                 "predicted": ind.predicted,
             }
             self.archive.add_assessment(ind.id, generation, seed, row)
+            if a.status == "ok" and "eval_returns" in a.info:
+                self.archive.add_evaluation(
+                    ind.id, "search", self.task.eval_seed, a.info["eval_returns"], generation
+                )
             self._apply(ind, self.archive.assessment(ind.id) or row)
             bar.update(1)
         bar.close()
 
     def _apply(self, ind: GenomeIndividual, row: dict[str, Any]) -> None:
+        """Set an individual's trained genome and fitness from the archive.
+
+        The return is the pooled mean over its search and re-evaluation
+        episodes (the assessment's own mean for an archive without them).
+        """
         if row["status"] != "ok" or row["return_mean"] is None:
             return
         ind.genome = self.archive.genome(ind.id)
-        ind.fitness.values = (float(row["return_mean"]), float(self.size_of(ind.genome)))
+        pooled = self.archive.pooled_return(ind.id)
+        ret = float(row["return_mean"]) if pooled is None else pooled[0]
+        ind.fitness.values = (ret, float(self.size_of(ind.genome)))
+
+    def front(self, generation: int | None = None) -> list[GenomeIndividual]:
+        """Non-dominated assessed agents of the archive (up to ``generation``) on pooled returns.
+
+        Built from the archive rather than from an incrementally updated hall
+        of fame, so re-evaluations made after a genome entered the front
+        count. Sorted by size then return; of agents with equal return and
+        size only the first id is kept.
+        """
+        inds = []
+        for row in sorted(self.archive.assessments(), key=lambda r: r["genome_id"]):
+            if row["status"] != "ok" or (generation is not None and row["generation"] > generation):
+                continue
+            ind = GenomeIndividual(self.archive.genome(row["genome_id"]))
+            self._apply(ind, row)
+            if ind.fitness.valid:
+                inds.append(ind)
+        if not inds:
+            return []
+        front = tools.sortNondominated(inds, len(inds), first_front_only=True)[0]
+        out, seen = [], set()
+        for ind in sorted(front, key=lambda i: (i.fitness.values[1], -i.fitness.values[0], i.id)):
+            if ind.fitness.values not in seen:
+                seen.add(ind.fitness.values)
+                out.append(ind)
+        return out
+
+    # ---------------------------------------------------------- re-evaluate
+    def reeval_seed(self, block: int) -> int:
+        """First seed of re-evaluation block ``block`` (1, 2, ...): the common sequence goes on."""
+        return self.task.eval_seed + block * self.task.eval_episodes
+
+    def reevaluate(self, inds: list[GenomeIndividual], generation: int) -> None:
+        """Give individuals evaluated on one block of episodes a second, fresh one.
+
+        A child that scored high on the search's episodes by luck scores
+        lower on new ones, and its pooled return falls before selection keeps
+        it (the winner's curse of selecting on noisy means). Results are
+        committed to the archive and reused on resume.
+        """
+        todo = []
+        for ind in inds:
+            if not ind.fitness.valid:
+                continue
+            done = self.archive.evaluations(ind.id, ("search", "reeval"))
+            if len(done) < 2:
+                todo.append(ind)
+        if not todo:
+            return
+        assert self.executor is not None
+        seed = self.reeval_seed(1)
+        payloads = [self.eval_payload(ind.genome, self.task.eval_episodes, seed) for ind in todo]
+        for result in self.executor.run(EVAL_FN, payloads):
+            ind = todo[result.index]
+            out = json.loads(result.output) if result.output is not None else None
+            if out is None or out["status"] != "ok":
+                continue  # keep the search estimate; the failure is not the genome's fitness
+            self.archive.add_evaluation(ind.id, "reeval", seed, out["returns"], generation)
+            self._apply(
+                ind, self.archive.assessment(ind.id) or {"status": "missing", "return_mean": None}
+            )
+
+    def eval_payload(self, genome: Genome, episodes: int, seed: int) -> bytes:
+        return json.dumps(
+            {
+                "genome": genomes.to_dict(genome),
+                "env": self.cfg.env,
+                "episodes": episodes,
+                "seed": seed,
+            }
+        ).encode()
+
+    def heldout(self, genome_ids: list[str]) -> dict[str, tuple[float, float]]:
+        """Held-out mean and standard error of each genome, on ``heldout_episodes`` unseen episodes.
+
+        Evaluations already in the archive are reused; new ones are committed.
+        """
+        cfg = self.cfg
+        out: dict[str, tuple[float, float]] = {}
+        todo = []
+        for gid in genome_ids:
+            rows = [
+                r
+                for r in self.archive.evaluations(gid, ("heldout",))
+                if r["seed"] == cfg.heldout_seed
+            ]
+            if rows and rows[0]["episodes"] == cfg.heldout_episodes:
+                p = pool(rows)
+                assert p is not None
+                out[gid] = (p[0], p[1])
+            else:
+                todo.append(gid)
+        if todo:
+            assert self.executor is not None
+            payloads = [
+                self.eval_payload(self.archive.genome(g), cfg.heldout_episodes, cfg.heldout_seed)
+                for g in todo
+            ]
+            bar = progress(len(todo), "held-out", self.quiet)
+            for result in self.executor.run(EVAL_FN, payloads):
+                gid = todo[result.index]
+                res = json.loads(result.output) if result.output is not None else None
+                bar.update(1)
+                if res is None or res["status"] != "ok":
+                    continue
+                self.archive.add_evaluation(gid, "heldout", cfg.heldout_seed, res["returns"])
+                r = np.asarray(res["returns"])
+                out[gid] = (float(r.mean()), float(r.std() / np.sqrt(r.size)))
+            bar.close()
+        return out
 
     # ------------------------------------------------------------ predictor
     def screen(
@@ -251,7 +397,7 @@ class RunSession:
             self.archive.add_generation(
                 gen,
                 [ind.id for ind in population],
-                [ind.id for ind in pareto],
+                [ind.id for ind in self.front(gen)],
                 stats,
                 rng_state(rng),
             )
@@ -259,7 +405,7 @@ class RunSession:
             small = min(ind.fitness.values[1] for ind in population)
             self.say(
                 f"gen {gen:3d}: best return {best:8.2f}  smallest policy {int(small)}  "
-                f"pareto size {len(pareto)}"
+                f"front size {len(self.front(gen))}"
             )
 
         return hook

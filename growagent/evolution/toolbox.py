@@ -64,6 +64,37 @@ def same_objectives(a: GenomeIndividual, b: GenomeIndividual) -> bool:
     return True
 
 
+def policy_signature(genome: Genome) -> tuple[Any, ...]:
+    """What the deployed policy is made of: its nodes, units, activations and edges.
+
+    Two genomes with the same signature differ at most in their critic (the
+    nodes only the value head reads), which the deployed agent and the size
+    objective ignore.
+
+    Examples
+    --------
+    >>> import genomes, numpy as np, operators
+    >>> g = genomes.mlp(4, 2, hidden=[8])
+    >>> critic = [n for n in g.hidden_nodes if n not in g.part_nodes("policy")][0]
+    >>> child = operators.REGISTRY["widen"].fn(g, rng=np.random.default_rng(0), node=critic)
+    >>> policy_signature(child) == policy_signature(g)
+    True
+    """
+    nodes = genome.part_nodes("policy")
+    graph = genome.graph
+    return (
+        genome.num_params("policy"),
+        genome.macs("policy"),
+        tuple(
+            sorted(
+                (graph.nodes[n]["kind"], genome.units(n), graph.nodes[n].get("activation", ""))
+                for n in nodes
+            )
+        ),
+        sum(1 for u, v in graph.edges if u in nodes and v in nodes),
+    )
+
+
 def mutate_individual(
     ind: GenomeIndividual,
     *,
@@ -72,22 +103,32 @@ def mutate_individual(
     limits: operators.Limits | None,
     seen: set[str],
     tries: int = 8,
+    critic_share: float = 1.0,
 ) -> tuple[GenomeIndividual, ...]:
     """Mutate through the operators registry; avoid architectures in ``seen``.
 
     Draws up to ``tries`` children and keeps the first whose structural hash
-    is not in ``seen`` (else the last one drawn). The parent is untouched
-    (operators are pure); the child carries no fitness yet. Returns ``()``
-    when no operator applies within the limits.
+    is not in ``seen`` and, unless this child is one of the ``critic_share``
+    allowed to, whose policy differs from the parent's (see
+    :func:`policy_signature`); else the last one drawn that changes the
+    policy, else the last one drawn. The parent is untouched (operators are
+    pure); the child carries no fitness yet. Returns ``()`` when no operator
+    applies within the limits.
     """
-    child = None
+    need_policy = critic_share < 1.0 and float(rng.random()) >= critic_share
+    parent_sig = policy_signature(ind.genome) if need_policy else None
+    child = fallback = None
     for _ in range(tries):
         try:
             child = operators.mutate(ind.genome, rng, weights=weights, limits=limits)
         except operators.NotApplicable:
             break
-        if child.structural_hash() not in seen:
-            break
+        changes_policy = not need_policy or policy_signature(child) != parent_sig
+        if changes_policy:
+            fallback = child
+            if child.structural_hash() not in seen:
+                break
+    child = fallback if fallback is not None else child
     return () if child is None else (GenomeIndividual(child),)
 
 
@@ -127,6 +168,7 @@ def build_toolbox(
     tournsize: int = 3,
     operator_weights: dict[str, float] | None = None,
     limits: operators.Limits | None = None,
+    critic_share: float = 1.0,
 ) -> base.Toolbox:
     """A DEAP toolbox with ``mutate``, ``screen``, ``select``, ``evaluate`` and ``seen``.
 
@@ -141,7 +183,13 @@ def build_toolbox(
     seen: set[str] = set()
     toolbox.seen = seen
     toolbox.register(
-        "mutate", mutate_individual, rng=rng, weights=operator_weights, limits=limits, seen=seen
+        "mutate",
+        mutate_individual,
+        rng=rng,
+        weights=operator_weights,
+        limits=limits,
+        seen=seen,
+        critic_share=critic_share,
     )
     toolbox.register("screen", screen_first, seen=seen)
     toolbox.register("screen_quality", lambda offspring: {})
@@ -153,4 +201,5 @@ def build_toolbox(
     else:
         raise ValueError(f"Expected select 'nsga2' or 'tournament' (got {select!r})")
     toolbox.register("evaluate", evaluate)
+    toolbox.register("reevaluate", lambda inds: None)
     return toolbox

@@ -112,7 +112,10 @@ seeds = ["minimal", "mlp:4"]
 eval_episodes = 4
 
 [assess.distill]
-steps = 1024
+env_steps = 512
+teacher_states = 1024
+probe_states = 256
+grad_steps = 300
 
 [predictor]
 min_samples = 4

@@ -299,6 +299,10 @@ class RunSession:
             }
         ).encode()
 
+    def _heldout_rows(self, gid: str) -> list[dict[str, Any]]:
+        rows = self.archive.evaluations(gid, ("heldout",))
+        return [r for r in rows if r["seed"] == self.cfg.heldout_seed]
+
     def heldout(self, genome_ids: list[str]) -> dict[str, tuple[float, float]]:
         """Held-out mean and standard error of each genome, on ``heldout_episodes`` unseen episodes.
 
@@ -308,11 +312,7 @@ class RunSession:
         out: dict[str, tuple[float, float]] = {}
         todo = []
         for gid in genome_ids:
-            rows = [
-                r
-                for r in self.archive.evaluations(gid, ("heldout",))
-                if r["seed"] == cfg.heldout_seed
-            ]
+            rows = self._heldout_rows(gid)
             if rows and rows[0]["episodes"] == cfg.heldout_episodes:
                 p = pool(rows)
                 assert p is not None
@@ -333,8 +333,9 @@ class RunSession:
                 if res is None or res["status"] != "ok":
                     continue
                 self.archive.add_evaluation(gid, "heldout", cfg.heldout_seed, res["returns"])
-                r = np.asarray(res["returns"])
-                out[gid] = (float(r.mean()), float(r.std() / np.sqrt(r.size)))
+                p = pool(self._heldout_rows(gid))
+                assert p is not None
+                out[gid] = (p[0], p[1])
             bar.close()
         return out
 

@@ -68,7 +68,15 @@ def _tiny(teacher_path, **executor):
         "heldout_episodes": 5,
         "teacher": {"path": teacher_path},
         "evolution": {"generations": 1, "mu": 2, "offspring": 2, "seeds": ["minimal", "mlp:4"]},
-        "assess": {"eval_episodes": 4, "distill": {"env_steps": 512, "teacher_states": 1024, "probe_states": 256, "grad_steps": 300}},
+        "assess": {
+            "eval_episodes": 4,
+            "distill": {
+                "env_steps": 512,
+                "teacher_states": 1024,
+                "probe_states": 256,
+                "grad_steps": 300,
+            },
+        },
         "executor": executor,
     }
 

@@ -395,10 +395,11 @@ class RunSession:
     ) -> Callable[[int, list[GenomeIndividual], tools.Logbook], None]:
         def hook(gen: int, population: list[GenomeIndividual], logbook: tools.Logbook) -> None:
             stats = dict(logbook[-1])
+            front = self.front(gen)
             self.archive.add_generation(
                 gen,
                 [ind.id for ind in population],
-                [ind.id for ind in self.front(gen)],
+                [ind.id for ind in front],
                 stats,
                 rng_state(rng),
             )
@@ -406,7 +407,7 @@ class RunSession:
             small = min(ind.fitness.values[1] for ind in population)
             self.say(
                 f"gen {gen:3d}: best return {best:8.2f}  smallest policy {int(small)}  "
-                f"front size {len(self.front(gen))}"
+                f"front size {len(front)}"
             )
 
         return hook

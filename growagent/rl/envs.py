@@ -97,6 +97,15 @@ def resolve_id(env_id: str) -> str:
     return name
 
 
+def make_env(env: EnvLike) -> gymnasium.Env:
+    """One env from a gymnasium id (``"module:Id"`` imports the module first) or a factory."""
+    if isinstance(env, str):
+        return gymnasium.make(resolve_id(env))
+    if callable(env):
+        return env()
+    raise TypeError(f"Expected a gymnasium id or an env factory (got {type(env).__name__})")
+
+
 def make_vec_env(env: EnvLike, num_envs: int, seed: int) -> VectorEnv:
     """A seeded vector env with next-step autoreset.
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import gymnasium
 import numpy as np
 import torch
 
 from genomes import Genome
-from growagent.rl.envs import EnvLike, check_spaces, resolve_id
+from growagent.rl.envs import EnvLike, check_spaces, make_env
 from growagent.rl.normalize import normalize_obs
 from growagent.rl.policy import ActionHead, check_genome_matches
 from growagent.rl.ppo import NonFiniteTrainingError
@@ -43,15 +42,6 @@ class EvalResult:
         """Standard error of the mean return (``std / sqrt(episodes)``)."""
         n = len(self.returns)
         return self.std / math.sqrt(n) if n else float("nan")
-
-
-def make_env(env: EnvLike) -> gymnasium.Env:
-    """One env from a gymnasium id (``"module:Id"`` imports the module first) or a factory."""
-    if isinstance(env, str):
-        return gymnasium.make(resolve_id(env))
-    if callable(env):
-        return env()
-    raise TypeError(f"Expected a gymnasium id or an env factory (got {type(env).__name__})")
 
 
 def evaluate(

@@ -4,7 +4,6 @@ import random
 
 import numpy as np
 import pytest
-import torch
 from deap import tools
 
 import genomes
@@ -14,14 +13,6 @@ from growagent.evolution.session import RunSession
 from growagent.evolution.toolbox import GenomeIndividual
 from growagent.executors import make_executor
 from growagent.rl import evaluate
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def balancer(gain: float) -> genomes.Genome:

@@ -4,20 +4,11 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import genomes
 from growagent.distill import DistillConfig, distill
 from growagent.distill import states as states_mod
 from growagent.distill.states import TeacherStates, states_key, teacher_states
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def small(**kw):

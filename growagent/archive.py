@@ -21,6 +21,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import genomes
 from genomes import Genome
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -75,6 +76,13 @@ CREATE TABLE IF NOT EXISTS evaluations (
     created REAL NOT NULL,
     PRIMARY KEY (genome_id, kind, seed)
 );
+CREATE TABLE IF NOT EXISTS steps (
+    step INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY,
     population TEXT NOT NULL,
@@ -108,6 +116,62 @@ def pool(rows: list[dict[str, Any]]) -> tuple[float, float, int] | None:
     return float(mean), float(np.sqrt(var / n)), n
 
 
+@dataclass(frozen=True)
+class Score:
+    """One successful assessment as the search sees it (see :meth:`Archive.scores`)."""
+
+    genome_id: str
+    generation: int
+    ret: float
+    """Mean return pooled over the search and re-evaluation episodes."""
+    se: float
+    """Its standard error (NaN without evaluation rows)."""
+    episodes: int
+    blocks: int
+    """Evaluation blocks pooled (1 after the assessment, 2 after a re-evaluation)."""
+    params: int
+    """Policy parameters."""
+    macs: int
+    """Policy multiply-accumulates."""
+    predicted: float | None
+    """The predictor's score given before assessment."""
+    search_return: float
+    """The assessment's own mean return (its first block)."""
+
+    def size(self, objective: str) -> int:
+        """The size objective's value: ``params`` or ``macs``."""
+        return self.macs if objective == "macs" else self.params
+
+
+def block(returns: list[float]) -> dict[str, Any]:
+    """One evaluation block as stored: ``episodes``, ``return_mean``, ``return_std``."""
+    arr = np.asarray(returns, dtype=np.float64)
+    return {
+        "episodes": int(arr.size),
+        "return_mean": float(arr.mean()),
+        "return_std": float(arr.std()),
+    }
+
+
+def _score(row: dict[str, Any], blocks: list[dict[str, Any]]) -> Score | None:
+    if row["status"] != "ok" or row["return_mean"] is None:
+        return None
+    pooled = pool(blocks)
+    ret, se, n = (float(row["return_mean"]), float("nan"), 0) if pooled is None else pooled
+    return Score(
+        genome_id=row["genome_id"],
+        generation=row["generation"],
+        ret=ret,
+        se=se,
+        episodes=n,
+        blocks=len(blocks),
+        params=int(row["policy_params"]),
+        macs=int(row["policy_macs"]),
+        predicted=row["predicted"],
+        search_return=float(row["return_mean"]),
+    )
+
+
 class ArchiveError(RuntimeError):
     """The archive file is missing, locked or not a growagent archive."""
 
@@ -139,19 +203,22 @@ class Archive:
                         "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),),
                     )
-                    # Version 1 had no evaluations table; the schema script just added it.
+                    # Versions 1 and 2 lacked the evaluations and steps tables; the
+                    # schema script just added them.
                     self.db.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'schema_version' AND value = '1'",
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version' "
+                        "AND value IN ('1', '2')",
                         (str(SCHEMA_VERSION),),
                     )
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a growagent archive ({exc})") from None
-        if version not in ("1", str(SCHEMA_VERSION)):
+        if version not in ("1", "2", str(SCHEMA_VERSION)):
             raise ArchiveError(
                 f"{self.path}: expected schema version {SCHEMA_VERSION} (got {version!r})"
             )
         self._has_evaluations = version != "1"
+        self._has_steps = version == str(SCHEMA_VERSION)
 
     def close(self) -> None:
         """Close the connection."""
@@ -259,9 +326,12 @@ class Archive:
             return None
         return dict(zip([c[0] for c in cur.description], row, strict=True))
 
-    def assessments(self) -> Iterator[dict[str, Any]]:
-        """Every assessment row, in insertion order."""
-        cur = self.db.execute("SELECT * FROM assessments ORDER BY rowid")
+    def assessments(self, generation: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every assessment row (of one generation), in insertion order."""
+        q, args = "SELECT * FROM assessments", ()
+        if generation is not None:
+            q, args = q + " WHERE generation = ?", (generation,)
+        cur = self.db.execute(q + " ORDER BY rowid", args)
         names = [c[0] for c in cur.description]
         for row in cur:
             yield dict(zip(names, row, strict=True))
@@ -281,7 +351,7 @@ class Archive:
         (further episodes of the same common sequence, for survivors) or
         ``heldout`` (unseen episodes, after the search).
         """
-        arr = np.asarray(returns, dtype=np.float64)
+        b = block(returns)
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?)",
@@ -289,9 +359,9 @@ class Archive:
                     genome_id,
                     kind,
                     int(seed),
-                    int(arr.size),
-                    float(arr.mean()),
-                    float(arr.std()),
+                    b["episodes"],
+                    b["return_mean"],
+                    b["return_std"],
                     generation,
                     time.time(),
                 ),
@@ -327,6 +397,80 @@ class Archive:
         """
         return pool(self.evaluations(genome_id, kinds))
 
+    def scores(self, upto_generation: int | None = None) -> list[Score]:
+        """The successful assessments (up to a generation) with pooled returns, by genome id.
+
+        The return is pooled over each genome's search and re-evaluation
+        episodes (the assessment's own mean for an archive without them).
+        """
+        blocks: dict[str, list[dict[str, Any]]] = {}
+        for row in self.evaluations(kinds=("search", "reeval")):
+            blocks.setdefault(row["genome_id"], []).append(row)
+        out = []
+        for row in self.assessments():
+            if upto_generation is not None and row["generation"] > upto_generation:
+                continue
+            score = _score(row, blocks.get(row["genome_id"], []))
+            if score is not None:
+                out.append(score)
+        return sorted(out, key=lambda s: s.genome_id)
+
+    def score(self, genome_id: str) -> Score | None:
+        """One genome's :class:`Score` (None if it has no successful assessment)."""
+        row = self.assessment(genome_id)
+        if row is None:
+            return None
+        return _score(row, self.evaluations(genome_id, ("search", "reeval")))
+
+    def structural_hashes(self, upto_generation: int | None = None) -> set[str]:
+        """Structural hashes of the genomes made by the search (up to a generation)."""
+        q = "SELECT structural_hash FROM genomes WHERE generation IS NOT NULL"
+        args: tuple[int, ...] = ()
+        if upto_generation is not None:
+            q, args = q + " AND generation <= ?", (upto_generation,)
+        return {h for (h,) in self.db.execute(q, args)}
+
+    # ----------------------------------------------------------------- steps
+    def checkpoint(
+        self,
+        step: int,
+        strategy: str,
+        state: dict[str, Any],
+        generation: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a finished step: the strategy's state (JSON) and, when the step closed a
+        generation, that generation's record (``generation``, ``population``, ``pareto``,
+        ``stats``, ``rng_state``), in one transaction."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?)",
+                (
+                    step,
+                    int(state["generation"]),
+                    strategy,
+                    json.dumps(state, sort_keys=True, allow_nan=False),
+                    time.time(),
+                ),
+            )
+            if generation is not None:
+                self._add_generation(**generation)
+
+    def last_step(self) -> dict[str, Any] | None:
+        """The newest checkpointed step (``step``, ``generation``, ``strategy``, ``state``)."""
+        if not self._has_steps:
+            return None
+        row = self.db.execute(
+            "SELECT step, generation, strategy, state FROM steps ORDER BY step DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "step": row[0],
+            "generation": row[1],
+            "strategy": row[2],
+            "state": json.loads(row[3]),
+        }
+
     # ----------------------------------------------------------- generations
     def add_generation(
         self,
@@ -336,19 +480,29 @@ class Archive:
         stats: dict[str, Any],
         rng_state: dict[str, Any],
     ) -> None:
-        """Record a finished generation: the checkpoint resume starts from."""
+        """Record a finished generation (the per-generation record reports read)."""
         with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?)",
-                (
-                    generation,
-                    json.dumps(population),
-                    json.dumps(pareto),
-                    json.dumps(stats, sort_keys=True),
-                    json.dumps(rng_state, sort_keys=True),
-                    time.time(),
-                ),
-            )
+            self._add_generation(generation, population, pareto, stats, rng_state)
+
+    def _add_generation(
+        self,
+        generation: int,
+        population: list[str],
+        pareto: list[str],
+        stats: dict[str, Any],
+        rng_state: dict[str, Any],
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?)",
+            (
+                generation,
+                json.dumps(population),
+                json.dumps(pareto),
+                json.dumps(stats, sort_keys=True),
+                json.dumps(rng_state, sort_keys=True),
+                time.time(),
+            ),
+        )
 
     def generations(self) -> list[dict[str, Any]]:
         """Every finished generation, oldest first, JSON fields decoded."""

@@ -1,7 +1,9 @@
 """Run configuration: dataclasses loaded from TOML, strictly.
 
 A run file (see ``runs/cartpole.toml``) has top-level keys ``name``, ``env``,
-``seed``, ``out`` and the tables ``[teacher]``, ``[evolution]``,
+``seed``, ``out`` and the tables ``[teacher]``, ``[search]`` (the strategy and the
+space), one table per strategy (``[evolution]``, ``[random]``, ``[firefly]``,
+``[metaqnn]``),
 ``[assess]`` (with ``[assess.ppo]`` and ``[assess.distill]``),
 ``[predictor]`` and ``[executor]``. Unknown keys are rejected with the list of valid ones; the
 resolved config is saved in the run's archive and as ``config.toml``.
@@ -40,9 +42,50 @@ class TeacherConfig:
         _require(all(w >= 1 for w in self.hidden), "teacher.hidden", "positive widths", self.hidden)
 
 
+STRATEGIES = ("evolution", "random", "firefly", "metaqnn")
+"""The search strategies (``[search] strategy``); each has a table of its own."""
+
+
+@dataclass
+class SearchConfig:
+    """The search: which strategy, and the space every strategy searches."""
+
+    strategy: Literal["evolution", "random", "firefly", "metaqnn"] = "evolution"
+    """``evolution`` (DEAP mu + lambda, table ``[evolution]``), ``random`` (``[random]``),
+    ``firefly`` (firefly descent, ``[firefly]``) or ``metaqnn`` (``[metaqnn]``)."""
+    size_objective: Literal["params", "macs"] = "params"
+    """Size to minimise: policy parameters or policy multiply-accumulates."""
+    activation: str = "tanh"
+    """Hidden activation of generated layers (``mlp:`` seeds, random and firefly starts)."""
+    max_params: int = 5000
+    """No genome above this many parameters is made."""
+    max_hidden_nodes: int = 6
+    """No genome above this many hidden nodes is made."""
+    max_units: int = 64
+    """No node grows beyond this many units."""
+    champion_tolerance: float = 0.05
+    """The champion is the smallest agent of the final front whose held-out return is
+    within this fraction of the front's best held-out return."""
+
+    def __post_init__(self) -> None:
+        from genomes.registry import ACTIVATIONS
+
+        for key in ("max_params", "max_hidden_nodes", "max_units"):
+            value = getattr(self, key)
+            _require(value >= 1, f"search.{key}", "a positive integer", value)
+        tol = self.champion_tolerance
+        _require(tol >= 0, "search.champion_tolerance", "a number >= 0", tol)
+        _require(
+            self.activation in ACTIVATIONS,
+            "search.activation",
+            f"one of {', '.join(sorted(ACTIVATIONS))}",
+            self.activation,
+        )
+
+
 @dataclass
 class EvolutionConfig:
-    """The (mu + lambda) search."""
+    """The (mu + lambda) search (``strategy = "evolution"``)."""
 
     generations: int = 5
     """Generations after the seed population (generation 0)."""
@@ -54,23 +97,10 @@ class EvolutionConfig:
     """Selection: NSGA-II on (return, size), or tournament."""
     tournsize: int = 3
     """Tournament size when ``select = "tournament"``."""
-    size_objective: Literal["params", "macs"] = "params"
-    """Size to minimise: policy parameters or policy multiply-accumulates."""
     seeds: list[str] = field(default_factory=lambda: ["minimal", "mlp:4", "mlp:8", "mlp:8,8"])
     """Seed population: ``minimal``, ``mlp:W1,W2,...`` or a genome file path."""
-    seed_activation: str = "tanh"
-    """Hidden activation of ``mlp:`` seeds."""
     operator_weights: dict[str, float] = field(default_factory=dict)
     """Relative weight of each operator (registry name); empty: the defaults."""
-    max_params: int = 5000
-    """Children above this many parameters are not made."""
-    max_hidden_nodes: int = 6
-    """Children above this many hidden nodes are not made."""
-    max_units: int = 64
-    """No node grows beyond this many units."""
-    champion_tolerance: float = 0.05
-    """The champion is the smallest agent of the final front whose held-out return is
-    within this fraction of the front's best held-out return."""
     reevaluate: bool = True
     """Would-be survivors judged on one block of ``assess.eval_episodes`` episodes get a
     second block (the next seeds of the common sequence) before selection; their
@@ -84,12 +114,10 @@ class EvolutionConfig:
 
         e = "evolution"
         _require(self.generations >= 0, f"{e}.generations", "an integer >= 0", self.generations)
-        for key in ("mu", "offspring", "tournsize", "max_params", "max_hidden_nodes", "max_units"):
+        for key in ("mu", "offspring", "tournsize"):
             value = getattr(self, key)
             _require(value >= 1, f"{e}.{key}", "a positive integer", value)
         _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
-        tol = self.champion_tolerance
-        _require(tol >= 0, f"{e}.champion_tolerance", "a number >= 0", tol)
         share = self.critic_share
         _require(0 <= share <= 1, f"{e}.critic_share", "a number in [0, 1]", share)
         unknown = sorted(set(self.operator_weights) - set(operators.REGISTRY))
@@ -101,6 +129,123 @@ class EvolutionConfig:
         )
         negative = {k: w for k, w in self.operator_weights.items() if w < 0}
         _require(not negative, f"{e}.operator_weights", "weights >= 0", negative)
+
+
+@dataclass
+class RandomConfig:
+    """Random search (``strategy = "random"``): chain MLPs drawn within the limits."""
+
+    assessments: int = 40
+    """Architectures assessed in all."""
+    batch: int = 8
+    """Architectures drawn and assessed per step."""
+
+    def __post_init__(self) -> None:
+        for key in ("assessments", "batch"):
+            value = getattr(self, key)
+            _require(value >= 1, f"random.{key}", "a positive integer", value)
+
+
+@dataclass
+class FireflyConfig:
+    """Firefly neural architecture descent (``strategy = "firefly"``) on one network."""
+
+    start: str = "minimal"
+    """The first genome: ``minimal``, ``mlp:W1,...`` or a genome file."""
+    steps: int = 12
+    """Growth steps (each assesses ``branches`` children)."""
+    branches: int = 2
+    """Children grown per step from the current network (different draws); the best
+    assessed one becomes the current network if it improves on it."""
+    target: float | None = None
+    """Stop growing once the current network's return reaches this (none: use the budget)."""
+    prune_steps: int = 0
+    """After growth, steps that remove the least important units or nodes and keep the
+    child when its return stays within ``prune_tolerance`` of the best one."""
+    prune_tolerance: float = 0.05
+    """Relative return loss a pruning step may cost."""
+    fraction: float = 0.35
+    """Share of the hidden units added per growth step (firefly's default)."""
+    eps: float = 0.01
+    """Step of the new units' outgoing weights."""
+    split_eps: float = 0.1
+    """Step of neuron splits."""
+    new_per_node: int = 2
+    """Candidate new units per hidden node."""
+    layer_units: int = 4
+    """Width of a candidate new layer (the minimal genome can only grow layers)."""
+    loss_states: int = 1024
+    """Recent teacher states on which the growth loss is measured."""
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "branches", "new_per_node", "layer_units", "loss_states"):
+            value = getattr(self, key)
+            _require(value >= 1, f"firefly.{key}", "a positive integer", value)
+        _require(self.prune_steps >= 0, "firefly.prune_steps", "an integer >= 0", self.prune_steps)
+        _require(0 < self.fraction <= 1, "firefly.fraction", "a number in (0, 1]", self.fraction)
+
+
+@dataclass
+class MetaQNNConfig:
+    """MetaQNN (``strategy = "metaqnn"``): tabular Q-learning over a layer grammar."""
+
+    architectures: int = 40
+    """Architectures sampled and assessed in all."""
+    batch: int = 4
+    """Architectures sampled per step with the current Q-table (assessed in parallel)."""
+    widths: list[int] = field(default_factory=lambda: [2, 4, 8, 16, 32])
+    """Widths a hidden layer may take."""
+    activations: list[str] = field(default_factory=list)
+    """Activations a hidden layer may take (empty: ``[search] activation`` only)."""
+    max_depth: int = 3
+    """Most hidden layers (and at most ``[search] max_hidden_nodes``)."""
+    learning_rate: float = 0.01
+    """Q-learning rate (0.01 in the paper)."""
+    discount: float = 1.0
+    """Discount (1: none, as in the paper)."""
+    q_init: float = 0.5
+    """Initial Q-value of every state-action pair (0.5 in the paper)."""
+    replay: int = 100
+    """Architectures sampled from the replay memory for Q-updates after each step."""
+    schedule: list[list[float]] = field(
+        default_factory=lambda: [
+            [1.0, 1500],
+            [0.9, 100],
+            [0.8, 100],
+            [0.7, 100],
+            [0.6, 150],
+            [0.5, 150],
+            [0.4, 150],
+            [0.3, 150],
+            [0.2, 150],
+            [0.1, 150],
+        ]
+    )
+    """``[epsilon, share]`` pairs: the paper's schedule (models per epsilon), scaled so the
+    shares add up to ``architectures``."""
+    size_weight: float = 0.1
+    """Reward = return scaled to [0, 1] by the returns seen so far, minus ``size_weight``
+    times log size over log ``[search] max_params``."""
+
+    def __post_init__(self) -> None:
+        for key in ("architectures", "batch", "max_depth"):
+            value = getattr(self, key)
+            _require(value >= 1, f"metaqnn.{key}", "a positive integer", value)
+        _require(
+            bool(self.widths) and all(w >= 1 for w in self.widths),
+            "metaqnn.widths",
+            "positive widths",
+            self.widths,
+        )
+        lr = self.learning_rate
+        _require(0 < lr <= 1, "metaqnn.learning_rate", "a number in (0, 1]", lr)
+        _require(0 <= self.discount <= 1, "metaqnn.discount", "a number in [0, 1]", self.discount)
+        _require(self.replay >= 0, "metaqnn.replay", "an integer >= 0", self.replay)
+        ok = bool(self.schedule) and all(
+            len(p) == 2 and 0 <= p[0] <= 1 and p[1] > 0 for p in self.schedule
+        )
+        _require(ok, "metaqnn.schedule", "[[epsilon in 0..1, share > 0], ...]", self.schedule)
+        _require(self.size_weight >= 0, "metaqnn.size_weight", "a number >= 0", self.size_weight)
 
 
 @dataclass
@@ -162,8 +307,16 @@ class RunConfig:
     """Parent folder of the run directory."""
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     """The teacher (trained once per run and cached in the run directory)."""
+    search: SearchConfig = field(default_factory=SearchConfig)
+    """The strategy and the space it searches."""
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
-    """The search."""
+    """The evolution strategy's settings."""
+    random: RandomConfig = field(default_factory=RandomConfig)
+    """Random search's settings."""
+    firefly: FireflyConfig = field(default_factory=FireflyConfig)
+    """Firefly descent's settings."""
+    metaqnn: MetaQNNConfig = field(default_factory=MetaQNNConfig)
+    """MetaQNN's settings."""
     assess: TaskConfig = field(default_factory=TaskConfig)
     """How one genome is trained and judged (its ``env`` is set from ``env``)."""
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -243,8 +396,27 @@ def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+MOVED_TO_SEARCH = {
+    "size_objective": "size_objective",
+    "seed_activation": "activation",
+    "max_params": "max_params",
+    "max_hidden_nodes": "max_hidden_nodes",
+    "max_units": "max_units",
+    "champion_tolerance": "champion_tolerance",
+}
+"""Keys of ``[evolution]`` in older run files that now live in ``[search]``."""
+
+
 def _prepare(data: dict[str, Any]) -> dict[str, Any]:
     data = dict(data)
+    if isinstance(data.get("evolution"), dict):  # older run files and archives
+        evolution, search = dict(data["evolution"]), dict(data.get("search") or {})
+        for old, new in MOVED_TO_SEARCH.items():
+            if old in evolution:
+                if new in search:
+                    raise ConfigError(f"evolution.{old}: set it once, as search.{new}")
+                search[new] = evolution.pop(old)
+        data["evolution"], data["search"] = evolution, search
     if isinstance(data.get("assess"), dict):
         assess = dict(data["assess"])
         if "env" in assess:

@@ -1,8 +1,8 @@
-"""Launch and resume runs: ``growagent.run(config) -> RunResult``.
+"""Launch and resume searches: ``growagent.run(config) -> RunResult``.
 
 A run directory holds ``archive.sqlite`` (the checkpoint and the record),
 ``config.toml`` (the resolved config), ``teacher.json``, ``pareto.json`` and
-``report/``. Resume continues from the last finished generation in the
+``report/``. Resume continues from the last checkpointed step in the
 archive; assessments that finished after it are reused, not redone.
 """
 
@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from deap import tools
 
 import genomes
 from genomes import Genome
-from growagent.archive import Archive
+from growagent.archive import Archive, ArchiveError
 from growagent.config import RunConfig, load_config
-from growagent.evolution.loop import EvolutionError, ea_mu_plus_lambda
-from growagent.evolution.session import (
-    RunSession,
-    limits_of,
-    run_stats,
-    seed_genome,
-)
-from growagent.evolution.toolbox import GenomeIndividual, build_toolbox, same_objectives
 from growagent.executors import make_executor
 from growagent.mapping import ConfigError
+from growagent.search.driver import drive, make_strategy
+from growagent.search.evaluator import Evaluator
+from growagent.search.evolution import EvolutionError
+from growagent.search.reporters import Reporter, default_reporters
 from growagent.tomlwrite import dumps as toml_dumps
 
 
@@ -98,9 +94,11 @@ def run(
     executor: str | None = None,
     workers: int | None = None,
     seed: int | None = None,
+    strategy: str | None = None,
     quiet: bool = False,
+    reporters: Sequence[Reporter] = (),
 ) -> RunResult:
-    """Run an evolution from a config (TOML path, dict or :class:`RunConfig`).
+    """Run a search from a config (TOML path, dict or :class:`RunConfig`).
 
     Parameters
     ----------
@@ -111,15 +109,20 @@ def run(
         Override ``[executor] kind`` and ``workers``.
     seed : int, optional
         Override the master seed.
+    strategy : str, optional
+        Override ``[search] strategy`` (``evolution``, ``random``, ``firefly``, ``metaqnn``).
     quiet : bool
         No progress output.
+    reporters : sequence of Reporter
+        Extra :class:`growagent.search.reporters.Reporter` s (the checkpoint, and the
+        console and progress bars unless ``quiet``, are always there).
 
     Returns
     -------
     RunResult
     """
     cfg = load_config(config)
-    cfg = _override(cfg, executor=executor, workers=workers, seed=seed)
+    cfg = _override(cfg, executor=executor, workers=workers, seed=seed, strategy=strategy)
     run_dir = Path(out) if out is not None else cfg.run_dir
     _check_inputs(cfg)
     if (run_dir / "archive.sqlite").exists():
@@ -128,10 +131,9 @@ def run(
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(toml_dumps(cfg.to_dict()), encoding="utf-8")
-    state = RunSession(cfg, run_dir, quiet)
-    state.archive.set_meta("config", cfg.to_dict())
-    state.archive.set_meta("status", "running")
-    return _execute(state, resume_from=None)
+    with Archive(run_dir / "archive.sqlite") as a:
+        a.set_meta("status", "running")
+    return _execute(cfg, run_dir, resume=False, quiet=quiet, reporters=reporters)
 
 
 def _override(
@@ -141,6 +143,7 @@ def _override(
     workers: int | None = None,
     seed: int | None = None,
     generations: int | None = None,
+    strategy: str | None = None,
 ) -> RunConfig:
     """Apply command-line overrides through the dataclasses, so they are validated too."""
     ex: dict[str, Any] = {}
@@ -151,6 +154,8 @@ def _override(
     changes: dict[str, Any] = {"executor": dataclasses.replace(cfg.executor, **ex)}
     if seed is not None:
         changes["seed"] = seed
+    if strategy is not None:
+        changes["search"] = dataclasses.replace(cfg.search, strategy=strategy)
     if generations is not None:
         changes["evolution"] = dataclasses.replace(cfg.evolution, generations=generations)
     return dataclasses.replace(cfg, **changes)
@@ -171,7 +176,10 @@ def _check_inputs(cfg: RunConfig) -> None:
                 f"teacher.path: {cfg.teacher.path} is for observations {got[0]} and actions "
                 f"{_act_key(got[1])}, but {cfg.env} has {obs['shape']} and {_act_key(act)}"
             )
-    for spec in cfg.evolution.seeds:
+    specs = cfg.evolution.seeds if cfg.search.strategy == "evolution" else []
+    if cfg.search.strategy == "firefly":
+        specs = [cfg.firefly.start]
+    for spec in specs:
         if spec != "minimal" and not spec.startswith("mlp:") and not Path(spec).exists():
             raise FileNotFoundError(
                 f"evolution.seeds: {spec!r} is neither 'minimal', 'mlp:W,...' nor an existing file"
@@ -191,6 +199,7 @@ def resume(
     workers: int | None = None,
     generations: int | None = None,
     quiet: bool = False,
+    reporters: Sequence[Reporter] = (),
 ) -> RunResult:
     """Continue a run from its archive's last finished generation.
 
@@ -203,165 +212,77 @@ def resume(
         raise FileNotFoundError(f"{run_dir}: no archive.sqlite here; is this a run directory?")
     with Archive(path, readonly=True) as a:
         data = a.get_meta("config")
-        last = a.last_generation()
     if data is None:
         raise ConfigError(f"{path}: the archive holds no run config")
     cfg = load_config(data)
     cfg = _override(cfg, executor=executor, workers=workers, generations=generations)
-    state = RunSession(cfg, run_dir, quiet)
-    state.archive.set_meta("config", cfg.to_dict())
-    return _execute(state, resume_from=last)
+    return _execute(cfg, run_dir, resume=True, quiet=quiet, reporters=reporters)
 
 
-def _execute(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
+def _execute(
+    cfg: RunConfig,
+    run_dir: Path,
+    *,
+    resume: bool,
+    quiet: bool,
+    reporters: Sequence[Reporter] = (),
+) -> RunResult:
+    """Build the evaluator and the strategy, drive the search, then judge the front."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small networks: more threads only oversubscribe the cores
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
+    evaluator = Evaluator(cfg, run_dir, say)
     try:
-        return _evolve(state, resume_from)
+        evaluator.archive.set_meta("config", cfg.to_dict())
+        last = evaluator.archive.last_step() if resume else None
+        if resume and last is None and evaluator.archive.last_generation() is not None:
+            raise ArchiveError(f"{run_dir}: made by an older growagent (no steps); cannot resume")
+        if last is not None and last["strategy"] != cfg.search.strategy:
+            raise ConfigError(
+                f"search.strategy: the run used {last['strategy']!r} (got {cfg.search.strategy!r})"
+            )
+        evaluator.start(
+            make_executor(
+                cfg.executor.kind,
+                workers=cfg.executor.workers,
+                timeout=cfg.executor.timeout,
+                retries=cfg.executor.retries,
+                address=cfg.executor.address,
+            )
+        )
+        strategy = make_strategy(cfg, evaluator)
+        try:
+            state = drive(
+                strategy, evaluator, [*default_reporters(strategy.name, quiet), *reporters], last
+            )
+        except EvolutionError as exc:
+            errors = [r["error"] for r in evaluator.archive.assessments() if r["error"]]
+            reason = f" (first error: {errors[0].splitlines()[0]})" if errors else ""
+            raise EvolutionError(f"{exc}{reason}") from None
+        evaluator.archive.set_meta("strategy_result", strategy.result(state))
+        result = _result(evaluator)
+        for r in reporters:
+            r.end_run(result)
+        evaluator.archive.set_meta("status", "finished")
+        return result
     finally:
+        evaluator.close()
+        evaluator.archive.close()
         torch.set_num_threads(threads)
 
 
-def _evolve(state: RunSession, resume_from: dict[str, Any] | None) -> RunResult:
-    cfg = state.cfg
-    from growagent.rl.envs import genome_spaces
-
-    spaces = genome_spaces(cfg.env)
-    state.get_teacher()
-    rng = np.random.default_rng(cfg.seed)
-    pareto = tools.ParetoFront(similar=same_objectives)
-    stats = run_stats()
-    logbook = tools.Logbook()
-    logbook.header = ["gen", "nevals", *stats.fields]
-    toolbox = build_toolbox(
-        rng=rng,
-        evaluate=lambda inds: None,
-        select=cfg.evolution.select,
-        tournsize=cfg.evolution.tournsize,
-        operator_weights=cfg.evolution.operator_weights or None,
-        limits=limits_of(cfg),
-        critic_share=cfg.evolution.critic_share,
-    )
-    start_gen = 0
-    if resume_from is None:
-        population = [
-            GenomeIndividual(seed_genome(spec, cfg.env, spaces, i, cfg.evolution.seed_activation))
-            for i, spec in enumerate(cfg.evolution.seeds)
-        ]
-        for ind in population:
-            state.archive.add_genome(ind.genome, generation=0)
-            toolbox.seen.add(ind.genome.structural_hash())
-    else:
-        start_gen = int(resume_from["generation"])
-        population, restored = _restore(state, start_gen, resume_from, pareto, toolbox.seen)
-        rng.bit_generator.state = resume_from["rng_state"]
-        for record in restored:
-            logbook.record(**record)
-        state.say(f"resuming after generation {start_gen}")
-    gen_holder = {"gen": start_gen}
-
-    def evaluate(inds: list[GenomeIndividual]) -> None:
-        state.evaluate(inds, gen_holder["gen"])
-
-    def advance(gen: int, population: list[GenomeIndividual], lb: tools.Logbook) -> None:
-        gen_holder["gen"] = gen + 1
-
-    toolbox.register("evaluate", evaluate)
-    if cfg.evolution.reevaluate:
-        toolbox.register("reevaluate", lambda inds: state.reevaluate(inds, gen_holder["gen"]))
-    if cfg.predictor.enabled:
-        toolbox.register(
-            "screen",
-            lambda cands, k: state.screen(
-                cands, k, generation=gen_holder["gen"], seen=toolbox.seen
-            ),
-        )
-        toolbox.register("screen_quality", state.screen_quality)
-        toolbox.screen_factor = cfg.predictor.screen_factor
-    state.executor = make_executor(
-        cfg.executor.kind,
-        workers=cfg.executor.workers,
-        timeout=cfg.executor.timeout,
-        retries=cfg.executor.retries,
-        address=cfg.executor.address,
-    )
-    if resume_from is not None:  # the next generation to make is the one after the checkpoint
-        gen_holder["gen"] = start_gen + 1
-    try:
-        population, logbook = _loop(
-            population,
-            toolbox,
-            mu=cfg.evolution.mu,
-            lambda_=cfg.evolution.offspring,
-            ngen=cfg.evolution.generations,
-            rng=rng,
-            stats=stats,
-            halloffame=pareto,
-            start_gen=start_gen,
-            logbook=logbook,
-            hooks=[state.checkpoint(rng, pareto), advance],
-            state=state,
-        )
-        result = _result(state, logbook)
-    finally:
-        state.executor.close()
-    state.archive.set_meta("status", "finished")
-    state.archive.close()
-    return result
+def final_front(evaluator: Evaluator) -> list[ParetoEntry]:
+    """The run's front (see :meth:`Evaluator.front`) as entries, smallest first."""
+    objective = evaluator.cfg.search.size_objective
+    return [
+        ParetoEntry(evaluator.archive.genome(s.genome_id), s.ret, s.size(objective), se=s.se)
+        for s in evaluator.front()
+    ]
 
 
-def _loop(*args: Any, state: RunSession, **kwargs: Any) -> Any:
-    """The DEAP loop, with a failed seed population explained from the archive."""
-    try:
-        return ea_mu_plus_lambda(*args, **kwargs)
-    except EvolutionError as exc:
-        errors = [r["error"] for r in state.archive.assessments() if r["error"]]
-        reason = f" (first error: {errors[0].splitlines()[0]})" if errors else ""
-        raise EvolutionError(f"{exc}{reason}") from None
-
-
-def _restore(
-    state: RunSession,
-    last_gen: int,
-    last: dict[str, Any],
-    pareto: tools.ParetoFront,
-    seen: set[str],
-) -> tuple[list[GenomeIndividual], list[dict[str, Any]]]:
-    archive = state.archive
-    rows = archive.db.execute(
-        "SELECT id, structural_hash FROM genomes WHERE generation IS NOT NULL AND generation <= ?",
-        (last_gen,),
-    ).fetchall()
-    seen.update(h for _, h in rows)
-    # Rebuild the Pareto front as the loop built it: generation by generation, in id order
-    rows = [r for r in archive.assessments() if r["generation"] <= last_gen and r["status"] == "ok"]
-    for row in sorted(rows, key=lambda r: (r["generation"], r["genome_id"])):
-        ind = GenomeIndividual(archive.genome(row["genome_id"]))
-        state._apply(ind, row)
-        pareto.update([ind])
-    population = []
-    for gid in last["population"]:
-        ind = GenomeIndividual(archive.genome(gid))
-        state._apply(ind, archive.assessment(gid) or {"status": "missing", "return_mean": None})
-        population.append(ind)
-    records = [g["stats"] for g in archive.generations() if g["generation"] <= last_gen]
-    return population, records
-
-
-def final_front(state: RunSession) -> list[ParetoEntry]:
-    """The run's front (see :meth:`RunSession.front`) as entries, smallest first."""
-    entries = []
-    for ind in state.front():
-        pooled = state.archive.pooled_return(ind.id)
-        se = pooled[1] if pooled is not None else float("nan")
-        ret, size = ind.fitness.values
-        entries.append(ParetoEntry(ind.genome, ret, int(size), se=se))
-    return entries
-
-
-def _result(state: RunSession, logbook: tools.Logbook) -> RunResult:
+def _result(state: Evaluator) -> RunResult:
     entries = final_front(state)
     if not entries:
         raise RuntimeError("No agent was assessed successfully; see the archive's errors")
@@ -380,11 +301,11 @@ def _result(state: RunSession, logbook: tools.Logbook) -> RunResult:
     judged = [e for e in entries if e.heldout is not None]
     if judged:  # the champion is chosen on unseen episodes, not on the search's own
         best = max(e.heldout for e in judged if e.heldout is not None)
-        threshold = best - cfg.evolution.champion_tolerance * abs(best)
+        threshold = best - cfg.search.champion_tolerance * abs(best)
         champion = next(e for e in judged if e.heldout is not None and e.heldout >= threshold)
     else:
         best = max(e.ret for e in entries)
-        threshold = best - cfg.evolution.champion_tolerance * abs(best)
+        threshold = best - cfg.search.champion_tolerance * abs(best)
         champion = next(e for e in entries if e.ret >= threshold)
     run_dir = state.run_dir
     genomes.save(champion.genome, run_dir / "champion.json")
@@ -420,8 +341,16 @@ def _result(state: RunSession, logbook: tools.Logbook) -> RunResult:
         pareto=entries,
         champion=champion,
         archive=run_dir / "archive.sqlite",
-        logbook=logbook,
+        logbook=_logbook(state.archive),
         teacher_return=state.archive.get_meta("teacher_return"),
         heldout=heldout,
         teacher_heldout=teacher_heldout,
     )
+
+
+def _logbook(archive: Archive) -> tools.Logbook:
+    """Per-generation statistics from the archive's records, as a DEAP logbook."""
+    logbook = tools.Logbook()
+    for g in archive.generations():
+        logbook.record(**g["stats"])
+    return logbook

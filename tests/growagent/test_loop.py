@@ -1,62 +1,66 @@
-"""The generational loop with real DEAP and real operators, on a synthetic fitness."""
+"""The evolution strategy driven by hand (ask / tell) with real DEAP and real operators,
+on a synthetic fitness: no executor, archive or teacher is involved."""
 
-import numpy as np
+import json
+
 import pytest
-from deap import tools
 
-import genomes
-from growagent.evolution.loop import EvolutionError, ea_mu_plus_lambda
-from growagent.evolution.toolbox import GenomeIndividual, build_toolbox, same_objectives
+import operators
+from growagent.config import load_config
+from growagent.search import Judgement
+from growagent.search.base import Context
+from growagent.search.evolution import Evolution, EvolutionError
+
+SPACES = ({"type": "box", "shape": [3]}, {"type": "discrete", "n": 2})
 
 
-def _fitness(ind):
+def _fitness(g):
     # a made-up objective: reward hidden units (capped), pay for policy parameters
-    g = ind.genome
     units = sum(g.units(n) for n in g.hidden_nodes)
-    return (float(min(units, 12)), float(g.num_params("policy")))
+    return float(min(units, 12)), g.num_params("policy")
 
 
-def _run(seed, ngen=4, fail=False):
-    rng = np.random.default_rng(seed)
-
-    def evaluate(inds):
-        for ind in inds:
-            if not fail:
-                ind.fitness.values = _fitness(ind)
-
-    toolbox = build_toolbox(rng=rng, evaluate=evaluate)
-    population = [GenomeIndividual(genomes.mlp(3, 2, hidden=[2], seed=i)) for i in range(4)]
-    for i, ind in enumerate(population):
-        ind.genome.meta["lineage"]["id"] = f"seed{i}"
-    pareto = tools.ParetoFront(similar=same_objectives)
-    calls = []
-    pop, log = ea_mu_plus_lambda(
-        population,
-        toolbox,
-        mu=4,
-        lambda_=6,
-        ngen=ngen,
-        rng=rng,
-        halloffame=pareto,
-        hooks=[lambda gen, p, lb: calls.append((gen, len(p)))],
+def _run(seed, ngen=4, fail=False, stop_after=None, state=None, store=None):
+    cfg = load_config(
+        {
+            "seed": seed,
+            "evolution": {"generations": ngen, "mu": 4, "offspring": 6, "seeds": ["mlp:2"] * 4},
+            "predictor": {"enabled": False},
+        }
     )
-    return pop, log, pareto, calls
+    store = {} if store is None else store
+    ctx = Context("X", SPACES, seed, operators.Limits(max_units=16), "tanh", "params", store.get)
+    strategy = Evolution(cfg, ctx)
+    state = strategy.init() if state is None else state
+    closed, steps = [], 0
+    while not strategy.done(state) and steps != stop_after:
+        candidates, state = strategy.ask(state)
+        judged = []
+        for c in candidates:
+            store[c.id] = c.genome
+            ret, size = _fitness(c.genome)
+            judged.append(Judgement(c.id, not fail, c.genome, ret=ret, size=size, blocks=2))
+        state = strategy.tell(state, judged)
+        state = json.loads(json.dumps(state))  # the state is plain JSON
+        steps += 1
+        if state["closed"]:
+            closed.append((state["generation"], len(state["population"]), state["stats"]))
+    return state, closed, store
 
 
-def test_loop_selects_checkpoints_and_improves():
-    pop, log, pareto, calls = _run(seed=0)
-    assert calls == [(g, 4) for g in range(5)]
-    assert [r["gen"] for r in log] == list(range(5))
-    assert max(ind.fitness.values[0] for ind in pop) > 2.0  # seeds have 2 units; growth found more
-    fits = [ind.fitness.values for ind in pareto]
-    for a in fits:  # the front is non-dominated
-        assert not any(b[0] >= a[0] and b[1] <= a[1] and b != a for b in fits)
+def test_evolution_selects_closes_every_generation_and_improves():
+    _, closed, _ = _run(seed=0)
+    assert [(g, n) for g, n, _ in closed] == [(g, 4) for g in range(5)]
+    assert closed[-1][2]["ret_max"] > 2.0  # seeds have 2 units; growth found more
+    assert closed[0][2]["nevals"] == 4 and all(st["nevals"] == 6 for _, _, st in closed[1:])
 
 
-def test_loop_is_reproducible_from_its_seed():
-    ids = lambda pop: [ind.id for ind in pop]  # noqa: E731
-    assert ids(_run(seed=3)[0]) == ids(_run(seed=3)[0])
-    assert ids(_run(seed=3)[0]) != ids(_run(seed=4)[0])
+def test_evolution_is_reproducible_from_its_seed_and_resumes_from_any_state():
+    a = _run(seed=3)[0]["population"]
+    assert a == _run(seed=3)[0]["population"]
+    assert a != _run(seed=4)[0]["population"]
+    half, _, store = _run(seed=3, stop_after=2)
+    assert _run(seed=3, state=half, store=store)[0]["population"] == a
 
 
 def test_a_seed_population_that_cannot_be_assessed_stops_the_run():

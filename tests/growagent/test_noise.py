@@ -9,10 +9,11 @@ from deap import tools
 import genomes
 from growagent.archive import Archive, pool
 from growagent.config import load_config
-from growagent.evolution.session import RunSession
-from growagent.evolution.toolbox import GenomeIndividual
 from growagent.executors import make_executor
 from growagent.rl import evaluate
+from growagent.search import Candidate
+from growagent.search.evaluator import Evaluator
+from growagent.search.evolution import GenomeIndividual
 
 
 def balancer(gain: float) -> genomes.Genome:
@@ -41,19 +42,32 @@ def assessed(session, genome, gid, returns, size_gen=1):
         },
     )
     session.archive.add_evaluation(gid, "search", session.task.eval_seed, returns, size_gen)
-    ind = GenomeIndividual(genome)
-    session._apply(ind, session.archive.assessment(gid))
+    return individual(session, gid)
+
+
+def individual(session, gid):
+    """A DEAP individual carrying the archive's pooled fitness of ``gid``."""
+    ind = GenomeIndividual(session.archive.genome(gid))
+    score = session.archive.score(gid)
+    ind.fitness.values = (score.ret, float(score.params))
     return ind
+
+
+def reevaluate(session, gids, generation, block=1):
+    cands = [
+        Candidate(session.archive.genome(g), generation, reevaluate=True, block=block) for g in gids
+    ]
+    return {j.id: j for j in session.judge(cands)}
 
 
 def test_a_genome_lucky_in_the_search_is_demoted_on_re_evaluation(tmp_path):
     cfg = load_config({"env": "CartPole-v1", "assess": {"eval_episodes": 8}})
-    session = RunSession(cfg, tmp_path, quiet=True)
+    session = Evaluator(cfg, tmp_path)
     session.executor = make_executor("serial")
     # Same size. "lucky" is a poor controller whose search episodes happened
     # to go well (recorded as 500 each); "steady" is a good one, recorded as it is.
     lucky_g, steady_g = genomes.minimal(4, 2, seed=3), balancer(1.0)
-    seeds = session.reeval_seed(1)
+    seeds = session.block_seed(1)
     true_lucky = evaluate(lucky_g, "CartPole-v1", episodes=8, seed=seeds).mean
     true_steady = evaluate(steady_g, "CartPole-v1", episodes=8, seed=seeds).mean
     assert true_lucky < 100 < true_steady  # the construction holds
@@ -63,16 +77,22 @@ def test_a_genome_lucky_in_the_search_is_demoted_on_re_evaluation(tmp_path):
     random.seed(0)
     assert tools.selNSGA2([lucky, steady], 1) == [lucky]  # the search alone keeps the lucky one
 
-    session.reevaluate([lucky, steady], generation=1)
+    judged = reevaluate(session, ["lucky", "steady"], generation=1)
     rows = session.archive.evaluations("lucky")
     assert [r["kind"] for r in rows] == ["search", "reeval"]
     assert rows[1]["seed"] == cfg.assess.eval_seed + 8  # the next block of common episodes
-    assert lucky.fitness.values[0] == pytest.approx((500.0 + true_lucky) / 2)
+    assert judged["lucky"].ret == pytest.approx((500.0 + true_lucky) / 2)
+    assert judged["lucky"].blocks == 2
+    lucky, steady = individual(session, "lucky"), individual(session, "steady")
+    assert lucky.fitness.values[0] == judged["lucky"].ret  # what the archive pools, too
     random.seed(0)
     assert tools.selNSGA2([lucky, steady], 1) == [steady]
-    # a second call does not evaluate again: each survivor gets one fresh block
-    session.reevaluate([lucky, steady], generation=2)
-    assert len(session.archive.evaluations("lucky")) == 2
+    # asked again, the same block is not evaluated twice; a third block is the next seeds
+    assert reevaluate(session, ["lucky"], generation=1)["lucky"].ret == judged["lucky"].ret
+    n_before = len(session.archive.evaluations("lucky"))
+    reevaluate(session, ["lucky"], generation=2, block=2)
+    rows = session.archive.evaluations("lucky")
+    assert n_before == 2 and len(rows) == 3 and rows[2]["seed"] == cfg.assess.eval_seed + 16
 
     # the held-out front is judged on unseen episodes and stored
     held = session.heldout(["lucky", "steady"])
@@ -97,7 +117,7 @@ def test_pooled_return_and_a_v1_archive_is_migrated(tmp_path):
     with Archive(path, readonly=True) as a:  # read as it is
         assert a.evaluations() == []
     with Archive(path) as a:  # opened for writing: upgraded in place
-        assert a.get_meta("schema_version") == "2"
+        assert a.get_meta("schema_version") == "3"
         g = genomes.minimal(4, 2)
         g.meta["lineage"]["id"] = "g"
         a.add_genome(g)

@@ -1,1 +1,0 @@
-"""The DEAP side of the search: the toolbox, the generational loop and the run session."""

@@ -1,0 +1,419 @@
+"""The evaluator every strategy uses: teacher, payloads, executor, archive.
+
+:class:`Evaluator` owns what a judgement needs and a strategy must not know:
+the teacher (trained or loaded once per run), the payloads sent to workers
+(:func:`growagent.assess.make_payload`), the executor, and the archive
+commit of every result. It takes :class:`~growagent.search.base.Candidate`
+genomes and returns :class:`~growagent.search.base.Judgement` s, with the
+fitness taken from the returned assessment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import genomes
+import operators
+from genomes import Genome
+from growagent.archive import Archive, Score, block, pool
+from growagent.assess import Assessment, TaskConfig, make_payload
+from growagent.config import RunConfig
+from growagent.executors import Executor
+from growagent.search.base import Candidate, Context, Judgement, nondominated
+
+TASK_FN = "growagent.assess:assess_bytes"
+"""The executor task: JSON payload in, :class:`Assessment` JSON out."""
+EVAL_FN = "growagent.assess:evaluate_bytes"
+"""The executor task that only evaluates (re-evaluations and the held-out front)."""
+
+
+def assessment_seed(run_seed: int, genome_id: str) -> int:
+    """The training seed of one genome: fixed by the run seed and the genome's id."""
+    return (run_seed * 1_000_003 + zlib.crc32(genome_id.encode())) % (2**31)
+
+
+def limits_of(cfg: RunConfig) -> operators.Limits:
+    s = cfg.search
+    return operators.Limits(
+        max_params=s.max_params, max_hidden_nodes=s.max_hidden_nodes, max_units=s.max_units
+    )
+
+
+class Evaluator:
+    """Judges candidates for a strategy and records everything in the run's archive.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    run_dir : Path
+    say : callable
+        Where one-line messages go (the console reporter, or nowhere).
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, say: Callable[[str], None] = print):
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.say = say
+        self.archive = Archive(run_dir / "archive.sqlite")
+        self.task: TaskConfig = cfg.assess
+        self.executor: Executor | None = None
+        self.teacher: Genome | None = None
+        self.teacher_dict: dict[str, Any] | None = None
+        self.on_judgement: Callable[[Judgement], None] = lambda j: None
+        """Called once per finished candidate (progress reporters)."""
+
+    def start(self, executor: Executor) -> None:
+        """Get the teacher and its states ready and take the executor."""
+        self.get_teacher()
+        self.executor = executor
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+
+    def context(self) -> Context:
+        """What strategies may know of this run."""
+        from growagent.rl.envs import genome_spaces
+
+        s = self.cfg.search
+        return Context(
+            env=self.cfg.env,
+            spaces=genome_spaces(self.cfg.env),
+            seed=self.cfg.seed,
+            limits=limits_of(self.cfg),
+            activation=s.activation,
+            size_objective=s.size_objective,
+            load=self.archive.genome,
+            predict=self.predict if self.cfg.predictor.enabled else (lambda gs, gen: None),
+            growth_loss=self.growth_loss if self.task.distill is not None else None,
+        )
+
+    def size_of(self, g: Genome) -> int:
+        if self.cfg.search.size_objective == "macs":
+            return g.macs("policy")
+        return g.num_params("policy")
+
+    # --------------------------------------------------------------- teacher
+    def get_teacher(self) -> Genome:
+        from growagent.distill.teacher import get_teacher, load_teacher
+        from growagent.rl.ppo import zoo_config
+
+        cfg = self.cfg
+        cached = self.run_dir / "teacher.json"
+        if cached.exists():
+            teacher = genomes.load(cached)
+        elif cfg.teacher.path:
+            teacher = load_teacher(cfg.teacher.path)
+        else:
+            self.say(f"training the teacher: PPO {cfg.teacher.steps} steps on {cfg.env}")
+            teacher = get_teacher(
+                cfg.env,
+                cache_dir=self.run_dir / "cache",
+                total_steps=cfg.teacher.steps,
+                seed=cfg.seed,
+                hidden=tuple(cfg.teacher.hidden),
+                config=zoo_config(cfg.env),
+            )
+        teacher.meta["lineage"] = {
+            "id": "teacher",
+            "parents": [],
+            "operator": "teacher",
+            "params": {},
+        }
+        teacher.meta["tags"]["env"] = cfg.env
+        genomes.save(teacher, cached)
+        self.archive.add_genome(teacher, generation=None)
+        if self.archive.get_meta("teacher_return") is None:
+            from growagent.rl.evaluate import evaluate
+
+            ev = evaluate(
+                teacher, cfg.env, episodes=self.task.eval_episodes, seed=self.task.eval_seed
+            )
+            self.archive.set_meta("teacher_return", ev.mean)
+            self.say(
+                f"teacher: return {ev.mean:.1f}, {teacher.num_params('policy')} policy parameters"
+            )
+        self.teacher = teacher
+        self.teacher_dict = genomes.to_dict(teacher)
+        self._teacher_states()
+        return teacher
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the run keeps what its workers share (the teacher states)."""
+        return (self.run_dir / "cache").resolve()
+
+    def _teacher_states(self) -> Any:
+        """The teacher's states, collected once before any worker needs them."""
+        d = self.task.distill
+        if d is None or self.teacher is None:
+            return None
+        from growagent.distill.states import teacher_states
+
+        return teacher_states(
+            self.teacher,
+            self.cfg.env,
+            d.teacher_states + d.probe_states,
+            seed=d.teacher_seed,
+            num_envs=d.num_envs,
+            cache_dir=self.cache_dir,
+        )
+
+    def growth_loss(self, n: int) -> Callable[[Any], Any]:
+        """The distillation loss to the teacher on its newest ``n`` states, as
+        ``loss(module) -> scalar tensor`` (what firefly growth lowers)."""
+        import torch
+
+        from growagent.distill.a2d import distill_loss
+
+        states = self._teacher_states()
+        d = self.task.distill
+        assert states is not None and d is not None and self.teacher is not None
+        x = torch.as_tensor(states.obs[-n:], dtype=torch.float32)
+        t_out = torch.as_tensor(states.policy[-n:], dtype=torch.float32)
+        t_val = torch.as_tensor(states.value[-n:], dtype=torch.float32)
+        t_log_std = self.teacher.compile().log_std
+        continuous = self.teacher.action_space.get("type") == "box"
+        if t_log_std is not None:
+            t_log_std = t_log_std.detach()
+
+        def loss(module: Any) -> Any:
+            return distill_loss(module, continuous, d, x, t_out, t_log_std, t_val)[0]
+
+        return loss
+
+    # ----------------------------------------------------------------- judge
+    def judge(self, candidates: Sequence[Candidate]) -> list[Judgement]:
+        """Judge candidates (assessments first, then re-evaluations), in their order.
+
+        A candidate already judged before an interruption gets the archived
+        result; nothing is assessed twice.
+        """
+        out: dict[int, Judgement] = {}
+        fresh = [(i, c) for i, c in enumerate(candidates) if not c.reevaluate]
+        again = [(i, c) for i, c in enumerate(candidates) if c.reevaluate]
+        out.update(self._assess(fresh))
+        out.update(self._reevaluate(again))
+        return [out[i] for i in range(len(candidates))]
+
+    def _judgement(self, gid: str, genome: Genome, score: Score | None, **extra: Any) -> Judgement:
+        if score is None:
+            return Judgement(gid, False, genome, **extra)
+        return Judgement(
+            gid,
+            True,
+            genome,
+            ret=score.ret,
+            se=score.se,
+            size=score.size(self.cfg.search.size_objective),
+            blocks=score.blocks,
+            predicted=score.predicted,
+            **extra,
+        )
+
+    def _assess(self, todo: list[tuple[int, Candidate]]) -> dict[int, Judgement]:
+        out: dict[int, Judgement] = {}
+        run: list[tuple[int, Candidate]] = []
+        for i, c in todo:
+            row = self.archive.assessment(c.id)
+            if row is None:
+                run.append((i, c))
+            else:  # finished before an interruption: reuse it
+                score = self.archive.score(c.id)
+                genome = self.archive.genome(c.id)
+                out[i] = self._judgement(c.id, genome, score, error=row["error"])
+                self.on_judgement(out[i])
+        if not run:
+            return out
+        assert self.executor is not None
+        payloads = [
+            make_payload(
+                c.genome,
+                self.task,
+                seed=assessment_seed(self.cfg.seed, c.id),
+                teacher=self.teacher,
+                cache_dir=self.cache_dir,
+            )
+            for _, c in run
+        ]
+        for result in self.executor.run(TASK_FN, payloads):
+            i, c = run[result.index]
+            if result.output is not None:
+                a = Assessment.from_json(result.output.decode())
+            else:
+                a = Assessment("failed", error=str(result.error))
+            out[i] = self._commit(c, a, result.attempts)
+            self.on_judgement(out[i])
+        return out
+
+    def _commit(self, c: Candidate, a: Assessment, attempts: int) -> Judgement:
+        """Record one assessment (genome, row, search episodes); its judgement."""
+        trained = a.genome if a.status == "ok" and a.genome is not None else c.genome
+        trained.meta["lineage"] = c.genome.meta["lineage"]
+        self.archive.add_genome(trained, generation=c.generation, replace=True)
+        row = {
+            "status": a.status,
+            "error": a.error,
+            "return_mean": a.objectives.get("return"),
+            "return_std": None if math.isnan(a.eval_std) else a.eval_std,
+            "policy_params": trained.num_params("policy"),
+            "policy_macs": trained.macs("policy"),
+            "attempts": attempts,
+            "wall_time": a.wall_time,
+            "predicted": c.predicted,
+        }
+        seed = assessment_seed(self.cfg.seed, c.id)
+        self.archive.add_assessment(c.id, c.generation, seed, row)
+        ok = a.status == "ok" and row["return_mean"] is not None
+        if not ok:
+            return Judgement(
+                c.id, False, trained, predicted=c.predicted, error=a.error, info=a.info
+            )
+        blocks = []
+        if "eval_returns" in a.info:
+            returns = a.info["eval_returns"]
+            self.archive.add_evaluation(c.id, "search", self.task.eval_seed, returns, c.generation)
+            blocks.append(block(returns))
+        pooled = pool(blocks)
+        ret, se = (float(row["return_mean"]), float("nan")) if pooled is None else pooled[:2]
+        return Judgement(
+            c.id,
+            True,
+            trained,
+            ret=ret,
+            se=se,
+            size=self.size_of(trained),
+            blocks=len(blocks),
+            predicted=c.predicted,
+            info=a.info,
+        )
+
+    # ----------------------------------------------------------- re-evaluate
+    def block_seed(self, block_index: int) -> int:
+        """First episode seed of evaluation block ``block_index`` (0 is the search's own)."""
+        return self.task.eval_seed + block_index * self.task.eval_episodes
+
+    def _reevaluate(self, todo: list[tuple[int, Candidate]]) -> dict[int, Judgement]:
+        """Block ``c.block`` of the common episode sequence for each candidate (reused if done).
+
+        A child that scored high on the search's episodes by luck scores
+        lower on new ones, and its pooled return falls before selection keeps
+        it (the winner's curse). A failed evaluation keeps the old estimate.
+        """
+        out: dict[int, Judgement] = {}
+        run: list[tuple[int, Candidate, int, list[dict[str, Any]]]] = []
+        for i, c in todo:
+            rows = self.archive.evaluations(c.id, ("search", "reeval"))
+            score = self.archive.score(c.id)
+            if score is None:
+                out[i] = self._judgement(c.id, c.genome, None)
+                continue
+            seed = self.block_seed(c.block)
+            if any(r["kind"] == "reeval" and r["seed"] == seed for r in rows):
+                out[i] = self._judgement(c.id, c.genome, score)
+            else:
+                run.append((i, c, seed, rows))
+                out[i] = self._judgement(c.id, c.genome, score)
+        if not run:
+            return out
+        assert self.executor is not None
+        payloads = [self.eval_payload(c.genome, self.task.eval_episodes, s) for _, c, s, _ in run]
+        for result in self.executor.run(EVAL_FN, payloads):
+            i, c, seed, rows = run[result.index]
+            res = json.loads(result.output) if result.output is not None else None
+            if res is None or res["status"] != "ok":
+                continue
+            self.archive.add_evaluation(c.id, "reeval", seed, res["returns"], c.generation)
+            pooled = pool([*rows, block(res["returns"])])
+            assert pooled is not None
+            j = out[i]
+            j.ret, j.se, j.blocks = pooled[0], pooled[1], len(rows) + 1
+        return out
+
+    def eval_payload(self, genome: Genome, episodes: int, seed: int) -> bytes:
+        return json.dumps(
+            {
+                "genome": genomes.to_dict(genome),
+                "env": self.cfg.env,
+                "episodes": episodes,
+                "seed": seed,
+            }
+        ).encode()
+
+    # -------------------------------------------------------------- held out
+    def _heldout_rows(self, gid: str) -> list[dict[str, Any]]:
+        rows = self.archive.evaluations(gid, ("heldout",))
+        return [r for r in rows if r["seed"] == self.cfg.heldout_seed]
+
+    def heldout(self, genome_ids: list[str]) -> dict[str, tuple[float, float]]:
+        """Held-out mean and standard error of each genome, on ``heldout_episodes`` unseen episodes.
+
+        Evaluations already in the archive are reused; new ones are committed.
+        """
+        cfg = self.cfg
+        out: dict[str, tuple[float, float]] = {}
+        todo = []
+        for gid in genome_ids:
+            rows = self._heldout_rows(gid)
+            if rows and rows[0]["episodes"] == cfg.heldout_episodes:
+                p = pool(rows)
+                assert p is not None
+                out[gid] = (p[0], p[1])
+            else:
+                todo.append(gid)
+        if todo:
+            assert self.executor is not None
+            payloads = [
+                self.eval_payload(self.archive.genome(g), cfg.heldout_episodes, cfg.heldout_seed)
+                for g in todo
+            ]
+            for result in self.executor.run(EVAL_FN, payloads):
+                gid = todo[result.index]
+                res = json.loads(result.output) if result.output is not None else None
+                if res is None or res["status"] != "ok":
+                    continue
+                self.archive.add_evaluation(gid, "heldout", cfg.heldout_seed, res["returns"])
+                out[gid] = pool([block(res["returns"])])[:2]  # type: ignore[index]
+        return out
+
+    # ------------------------------------------------------------ predictor
+    def predict(self, candidates: list[Genome], generation: int) -> list[float] | None:
+        """Scores from a predictor trained on assessments of generations before ``generation``.
+
+        Only earlier generations are used, so a resumed run trains exactly the
+        same predictor. None while there are fewer than ``predictor.min_samples``.
+        """
+        from growagent.predictor import train_predictor
+
+        pcfg = self.cfg.predictor
+        rows = [s for s in self.archive.scores() if s.generation < generation]
+        returns = [s.search_return for s in rows]
+        if len(rows) < pcfg.min_samples or len(set(returns)) < 2:
+            return None
+        predictor = train_predictor(
+            [self.archive.genome(s.genome_id) for s in rows],
+            returns,
+            epochs=pcfg.epochs,
+            hidden=pcfg.hidden,
+            seed=self.cfg.seed + generation,
+        )
+        return [float(x) for x in predictor.score(candidates)]
+
+    # ---------------------------------------------------------------- front
+    def front(self, generation: int | None = None) -> list[Score]:
+        """Non-dominated assessed agents of the archive (up to ``generation``) on pooled returns.
+
+        Built from the archive, so re-evaluations made after a genome entered
+        the front count. Sorted by size then return; of agents with equal
+        return and size only the first id is kept.
+        """
+        objective = self.cfg.search.size_objective
+        scores = {s.genome_id: s for s in self.archive.scores(generation)}
+        ids = nondominated({g: (s.ret, float(s.size(objective))) for g, s in scores.items()})
+        return [scores[g] for g in ids]

@@ -288,6 +288,19 @@ class Archive:
             raise ArchiveError(f"{self.path}: no genome with id {genome_id!r}")
         return genomes.loads(row[0])
 
+    def ancestry(self, genome_id: str) -> dict[str, Any] | None:
+        """A genome's ``id``, ``parent``, ``operator``, ``size`` (policy parameters),
+        ``generation`` and assessed ``ret`` (None if not assessed), or None."""
+        row = self.db.execute(
+            "SELECT g.id, g.parent_id, g.operator, g.policy_params, g.generation, a.return_mean "
+            "FROM genomes g LEFT JOIN assessments a ON a.genome_id = g.id WHERE g.id = ?",
+            (genome_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        names = ["id", "parent", "operator", "size", "generation", "ret"]
+        return dict(zip(names, row, strict=True))
+
     def has_genome(self, genome_id: str) -> bool:
         """Whether a genome with this id is stored."""
         q = "SELECT 1 FROM genomes WHERE id = ?"

@@ -39,17 +39,11 @@ def lineage(archive: Archive, genome_id: str) -> list[dict[str, Any]]:
     chain = []
     current: str | None = genome_id
     while current:
-        row = archive.db.execute(
-            "SELECT g.id, g.parent_id, g.operator, g.policy_params, g.generation, a.return_mean "
-            "FROM genomes g LEFT JOIN assessments a ON a.genome_id = g.id WHERE g.id = ?",
-            (current,),
-        ).fetchone()
+        row = archive.ancestry(current)
         if row is None:
             break
-        chain.append(
-            dict(zip(["id", "parent", "operator", "size", "generation", "ret"], row, strict=True))
-        )
-        current = row[1]
+        chain.append(row)
+        current = row["parent"]
     return chain[::-1]
 
 

@@ -95,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor=args.executor,
         workers=args.workers,
         seed=args.seed,
+        strategy=args.strategy,
         quiet=args.quiet,
     )
     write_report(result.run_dir)
@@ -214,12 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="launch an evolution run from a TOML config")
+    r = sub.add_parser("run", help="launch a search from a TOML config")
     r.add_argument("config", help="run config (TOML), e.g. runs/cartpole.toml")
     r.add_argument("--out", help="run directory (default: <out>/<name> from the config)")
     r.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
     r.add_argument("--executor", choices=["serial", "process", "ray"])
     r.add_argument("--seed", type=int, help="override the config's master seed")
+    r.add_argument(
+        "--strategy",
+        choices=["evolution", "random", "firefly", "metaqnn"],
+        help="override [search] strategy",
+    )
     r.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
 

@@ -1,6 +1,7 @@
 """Every strategy on the seam: a tiny CartPole search end to end, killed and resumed,
 and each strategy's own promise (Q-learning, epsilon schedule, distinct draws, descent)."""
 
+import itertools
 import json
 import os
 import sqlite3
@@ -182,7 +183,7 @@ def test_metaqnn_epsilon_schedule_matches_the_configured_one():
     assert counts == [int(n) for _, n in paper]
     small = epsilon_schedule(paper, 27)  # scaled to a budget of 27: 15 at 1.0, then down
     assert len(small) == 27 and small.count(1.0) == 15 and small[-1] == 0.1
-    assert all(a >= b for a, b in zip(small, small[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(small))
 
 
 def _context(limits, seed=0):
@@ -210,7 +211,7 @@ def test_metaqnn_samples_within_the_grammar():
     cfg = load_config({"metaqnn": {"architectures": 20, "batch": 20, "widths": [2, 4]}})
     limits = operators.Limits(max_params=5000, max_hidden_nodes=4, max_units=16)
     strategy = MetaQNN(cfg, _context(limits))
-    cands, state = strategy.ask(strategy.init())
+    cands, _state = strategy.ask(strategy.init())
     assert 1 <= len(cands) <= 20
     for c in cands:
         layers = c.genome.meta["lineage"]["params"]["layers"]
@@ -228,7 +229,7 @@ def test_firefly_descent_lowers_the_distillation_loss_step_by_step(whole):
     grown = [g for g in state["path"] if fitness[g][2] is not None]
     losses = [fitness[g][2] for g in grown[: 1 + state["grown"]]]
     assert len(losses) >= 2, "no growth step was kept"
-    assert all(b < a for a, b in zip(losses, losses[1:]))  # each kept step lowers it
+    assert all(b < a for a, b in itertools.pairwise(losses))  # each kept step lowers it
     ops = [
         db.execute("SELECT operator FROM genomes WHERE id = ?", (g,)).fetchone()[0]
         for g in state["path"][1:]

@@ -10,6 +10,14 @@ observation; a terminated one is not. With next-step autoreset (see
 observation and an ignored action; it is used only for that bootstrap value
 and is masked out of the loss.
 
+The minibatch step (forward, loss, backward, gradient clip, Adam) is one
+object chosen once (:func:`make_ppo_step`): for a Discrete policy with the
+plain value loss, the loss's gradient in closed form carried through the
+network by hand in NumPy where the genome's activations allow it, else by
+autograd; for anything else :func:`~growagent.rl.losses.ppo_loss` and
+autograd. All step the same flat Adam; ``tests/growagent/rl/test_ppo.py``
+checks that they agree.
+
 Deterministic for a given seed on one thread (``torch.set_num_threads(1)``):
 sampling uses its own ``torch.Generator`` and minibatches a NumPy generator.
 """
@@ -21,12 +29,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from genomes import Genome
+from genomes.compile import GenomeModule
 from growagent.rl.envs import EnvLike, make_vec_env
 from growagent.rl.losses import categorical_ppo_grads, ppo_loss
 from growagent.rl.normalize import RunningMeanStd
@@ -197,6 +206,184 @@ class TrainLog:
         return self.total_steps / self.wall_time if self.wall_time > 0 else 0.0
 
 
+# ----------------------------------------------------------------- the step
+
+
+class Minibatch(NamedTuple):
+    """The transitions of one gradient step, as NumPy arrays (``[batch, ...]``)."""
+
+    obs: np.ndarray
+    """Observations, normalised as the policy saw them."""
+    act: np.ndarray
+    """Actions: ``[batch, 1]`` indices (Discrete) or ``[batch, *shape]`` (Box)."""
+    old_logp: np.ndarray
+    """Log-probabilities of the actions at rollout time."""
+    neg_adv: np.ndarray
+    """Minus the (optionally normalised) advantages."""
+    returns: np.ndarray
+    """GAE returns: the value targets."""
+    old_value: np.ndarray
+    """Values at rollout time (for the clipped value loss)."""
+
+    def rows(self, idx: slice) -> Minibatch:
+        """The minibatch of rows ``idx`` (views, no copies)."""
+        return Minibatch(
+            self.obs[idx],
+            self.act[idx],
+            self.old_logp[idx],
+            self.neg_adv[idx],
+            self.returns[idx],
+            self.old_value[idx],
+        )
+
+
+class TorchStep:
+    """One PPO minibatch step through autograd: :func:`ppo_loss`, any action space,
+    either value loss."""
+
+    name = "torch"
+    net: NumpyNet | None = None
+
+    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: PPOConfig):
+        self.module, self.opt, self.head, self.cfg = module, opt, head, cfg
+
+    def __call__(
+        self, mb: Minibatch, *, lr: float, clip: float, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss, backward, clip and Adam step; ``(stats, log_ratio)`` as
+        :func:`ppo_loss` returns them. ``with_entropy`` measures the entropy even
+        when it is not in the loss."""
+        cfg, log_std = self.cfg, self.module.log_std
+        out, value = self.module(torch.from_numpy(mb.obs))
+        assert value is not None
+        act = torch.from_numpy(mb.act)
+        self.opt.zero_grad()
+        if with_entropy:
+            new_logp, entropy = self.head.log_prob_entropy(
+                out, log_std, act, entropy_grad=cfg.ent_coef != 0.0
+            )
+        else:
+            new_logp, entropy = self.head.log_prob(out, log_std, act), None
+        loss, stats, log_ratio = ppo_loss(
+            new_logp,
+            entropy,
+            value,
+            torch.from_numpy(mb.old_logp),
+            torch.from_numpy(mb.neg_adv),
+            torch.from_numpy(mb.returns),
+            torch.from_numpy(mb.old_value),
+            clip=clip,
+            vf_coef=cfg.vf_coef,
+            ent_coef=cfg.ent_coef,
+            clip_vloss=cfg.clip_vloss,
+        )
+        loss.backward()  # type: ignore[no-untyped-call]
+        self.opt.clip_and_step(lr, cfg.max_grad_norm)
+        return stats, log_ratio
+
+
+class ClosedFormTorchStep:
+    """The same step for a Discrete policy with the plain value loss: the loss's
+    gradient in closed form (:func:`categorical_ppo_grads`), carried through the
+    network by autograd."""
+
+    name = "closed-form torch"
+    net: NumpyNet | None = None
+
+    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: PPOConfig):
+        self.module, self.opt, self.cfg = module, opt, cfg
+
+    def __call__(
+        self, mb: Minibatch, *, lr: float, clip: float, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        out, value = self.module(torch.from_numpy(mb.obs))
+        assert value is not None
+        (g_out, g_value), stats, log_ratio = categorical_ppo_grads(
+            out.detach().numpy(),
+            value.detach().numpy(),
+            mb.act[:, 0],
+            mb.old_logp,
+            mb.neg_adv,
+            mb.returns,
+            clip=clip,
+            vf_coef=cfg.vf_coef,
+            ent_coef=cfg.ent_coef,
+            with_entropy=with_entropy,
+        )
+        self.opt.zero_grad()
+        torch.autograd.backward((out, value), (torch.from_numpy(g_out), torch.from_numpy(g_value)))
+        self.opt.clip_and_step(lr, cfg.max_grad_norm)
+        return torch.from_numpy(stats), torch.from_numpy(log_ratio)
+
+
+class NumpyStep:
+    """The closed-form step with the network's passes written by hand
+    (:class:`NumpyNet`): no autograd at all. The rollout acts with ``net`` too."""
+
+    name = "numpy"
+
+    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: PPOConfig):
+        self.net = NumpyNet(module)  # reads and writes the module's (flat) memory
+        self.opt, self.cfg = opt, cfg
+
+    def __call__(
+        self, mb: Minibatch, *, lr: float, clip: float, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg, net = self.cfg, self.net
+        logits, value = net.forward(mb.obs)
+        grads, stats, log_ratio = categorical_ppo_grads(
+            logits,
+            value,
+            mb.act[:, 0],
+            mb.old_logp,
+            mb.neg_adv,
+            mb.returns,
+            clip=clip,
+            vf_coef=cfg.vf_coef,
+            ent_coef=cfg.ent_coef,
+            with_entropy=with_entropy,
+        )
+        net.backward(*grads)  # overwrites every gradient
+        self.opt.clip_and_step(lr, cfg.max_grad_norm)
+        return torch.from_numpy(stats), torch.from_numpy(log_ratio)
+
+
+PPOStep = TorchStep | ClosedFormTorchStep | NumpyStep
+
+
+def make_ppo_step(module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: PPOConfig) -> PPOStep:
+    """The minibatch step for this genome and config, chosen once.
+
+    The closed-form gradient needs a Discrete action space and the plain
+    value loss; the NumPy passes also need activations whose derivative is a
+    function of their output (see :func:`unsupported_reason`). The module's
+    parameters must already be ``opt``'s flat views.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> def step_for(genome, **config):
+    ...     module = genome.compile(torch.float32)
+    ...     opt = FlatAdam(list(module.parameters()), eps=1e-5, betas=(0.9, 0.999))
+    ...     return make_ppo_step(module, opt, ActionHead(genome), PPOConfig(**config)).name
+    >>> step_for(genomes.mlp(4, 2, hidden=[8]))
+    'numpy'
+    >>> step_for(genomes.mlp(4, 2, hidden=[8], activation="gelu"))
+    'closed-form torch'
+    >>> step_for(genomes.mlp(4, 2, hidden=[8]), clip_vloss=True)
+    'torch'
+    """
+    if head.continuous or cfg.clip_vloss:
+        return TorchStep(module, opt, head, cfg)
+    if unsupported_reason(module) is not None:
+        return ClosedFormTorchStep(module, opt, head, cfg)
+    return NumpyStep(module, opt, head, cfg)
+
+
+# ----------------------------------------------------------------- train
+
+
 def _check_finite(arr: np.ndarray, what: str) -> None:
     if not np.isfinite(arr).all():
         raise NonFiniteTrainingError(f"Non-finite {what} from the environment")
@@ -273,127 +460,47 @@ def _train(
 ) -> tuple[Genome, TrainLog]:
     module = genome.compile(torch.float32)
     head = ActionHead(genome)
-    params = [p for p in module.parameters() if p.requires_grad]
-    opt = FlatAdam(params, eps=cfg.adam_eps, betas=(0.9, 0.999))
-    gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    n_envs, n_steps, obs_dim = cfg.num_envs, cfg.num_steps, module.obs_units
+    opt = FlatAdam(
+        [p for p in module.parameters() if p.requires_grad], eps=cfg.adam_eps, betas=(0.9, 0.999)
+    )
+    step = make_ppo_step(module, opt, head, cfg)
     rms: RunningMeanStd | None = None
     if genome.meta.get("obs_norm"):
-        rms = RunningMeanStd.from_meta(genome.meta["obs_norm"], (obs_dim,))
+        rms = RunningMeanStd.from_meta(genome.meta["obs_norm"], (module.obs_units,))
     elif cfg.normalize_obs:
-        rms = RunningMeanStd((obs_dim,), clip=cfg.obs_clip)
-
-    act_shape = tuple(genome.action_space["shape"]) if head.continuous else ()
-    n_out = int(np.prod(act_shape)) if head.continuous else int(genome.action_space["n"])
-    # Rollout buffers are NumPy arrays shared with tensor views; per-step rows
-    # are made once so the loop only copies into them. The observations have
-    # one row more: the observation after the rollout, for its bootstrap value.
-    obs_np = np.zeros((n_steps + 1, n_envs, obs_dim), dtype=np.float32)
-    obs_all = torch.from_numpy(obs_np)
-    obs_buf = obs_all[:n_steps]
-    obs_rows = list(obs_buf)
-    act_buf = torch.zeros(
-        (n_steps, n_envs, *(act_shape or (1,))), dtype=torch.float32 if act_shape else torch.long
-    )
-    act_rows = list(act_buf)
-    act_np = act_buf.numpy()
-    act_env_rows = list(act_np if act_shape else act_np[..., 0])
-    logp_buf = torch.zeros((n_steps, n_envs, 1))
-    logp_rows = list(logp_buf)
-    logp_np = logp_buf.numpy()[..., 0]
-    logits_np = np.zeros((n_steps, n_envs, n_out), dtype=np.float32)  # NumPy rollout only
-    val_buf = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
-    rew_buf = np.zeros((n_steps, n_envs), dtype=np.float64)
-    term_buf = np.zeros((n_steps, n_envs), dtype=bool)
-    trunc_buf = np.zeros((n_steps, n_envs), dtype=bool)
-    valid_buf = np.zeros((n_steps, n_envs), dtype=bool)
-
+        rms = RunningMeanStd((module.obs_units,), clip=cfg.obs_clip)
+    rollout = _Rollout(genome, module, head, step.net, cfg, rms)
+    gen = torch.Generator().manual_seed(seed)  # action sampling
+    rng = np.random.default_rng(seed)  # minibatch order
     log = TrainLog()
     raw_obs = venv.growagent_first_obs
-    prev_done = np.zeros(n_envs, dtype=bool)
-    ep_ret = np.zeros(n_envs)
-    ep_len = np.zeros(n_envs, dtype=np.int64)
-    num_updates = max(1, math.ceil(total_steps / (n_envs * n_steps)))
-    entropy_grad = cfg.ent_coef != 0.0
-    # The loss's gradient in closed form where it applies (see losses.py),
-    # carried through the network by hand where the genome allows
-    # (numpy_net.py), else by autograd.
-    closed_form = not head.continuous and not cfg.clip_vloss
-    net = NumpyNet(module) if closed_form and unsupported_reason(module) is None else None
-    update_rms = rms is not None and cfg.normalize_obs
-
-    def prep(raw: np.ndarray, out: np.ndarray, update: bool) -> None:
-        _check_finite(raw, "observation")
-        flat = raw.reshape(n_envs, obs_dim)
-        if rms is None:
-            out[...] = flat
-            return
-        if update and update_rms:
-            rms.update(flat)
-        out[...] = rms.normalize(flat)
+    ep_ret = np.zeros(cfg.num_envs)
+    ep_len = np.zeros(cfg.num_envs, dtype=np.int64)
+    num_updates = max(1, math.ceil(total_steps / (cfg.num_envs * cfg.num_steps)))
 
     for update in range(num_updates):
         frac = 1.0 - update / num_updates
         lr = cfg.learning_rate * frac if cfg.anneal_lr else cfg.learning_rate
         clip = cfg.clip_coef * frac if cfg.anneal_clip else cfg.clip_coef
 
-        # Rollout: batched env steps, no autograd; noise drawn for the whole
-        # rollout. Acting needs only the policy; the values of all its
-        # observations are computed afterwards in one batch.
-        module.eval()
-        with torch.no_grad():
-            noise = head.rollout_noise(n_steps, n_envs, n_out, gen)
-            noise_rows = list(noise.view(n_steps, n_envs, *(act_shape or (n_out,))))
-            noise_np = noise.numpy()
-            std = module.log_std.exp() if module.log_std is not None else None
-            for t in range(n_steps):
-                prep(raw_obs, obs_np[t], update=True)
-                if net is not None:
-                    logits_np[t] = net.policy(obs_np[t])
-                    head.sample_categorical_numpy(logits_np[t], noise_np[t], act_env_rows[t])
-                else:
-                    out = module.policy(obs_rows[t])
-                    head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
-                raw_obs, reward, term, trunc, _ = venv.step(head.to_env_numpy(act_env_rows[t]))
-                rew_buf[t] = reward
-                term_buf[t] = term
-                trunc_buf[t] = trunc
-            prep(raw_obs, obs_np[n_steps], update=False)
-            if net is not None:
-                logp_np[...] = head.categorical_log_prob_numpy(logits_np, act_np[..., 0])
-            val_buf[:] = module.value(obs_all.view(-1, obs_dim)).view(n_steps + 1, n_envs).numpy()
-            if head.continuous:
-                assert module.log_std is not None
-                logp_buf[..., 0] = head.noise_log_prob(noise.view_as(act_buf), module.log_std)
-        log.total_steps += n_envs * n_steps
-        _check_finite(rew_buf, "reward")
-        done_buf = np.logical_or(term_buf, trunc_buf)
-        valid_buf[0] = ~prev_done
-        valid_buf[1:] = ~done_buf[:-1]
-        prev_done = done_buf[-1].copy()
-        _episode_stats(rew_buf, valid_buf, done_buf, ep_ret, ep_len, log)
+        # Rollout: num_steps batched env steps, without autograd.
+        raw_obs = rollout.collect(venv, raw_obs, gen)
+        log.total_steps += cfg.num_envs * cfg.num_steps
+        _episode_stats(rollout.rew, rollout.valid, rollout.done, ep_ret, ep_len, log)
 
-        # GAE; a truncated step bootstraps from its final observation's value,
-        # which the following (masked) step computed. Masked steps get 0.
-        delta = rew_buf.astype(np.float32) + cfg.gamma * val_buf[1:] * ~term_buf - val_buf[:-1]
-        decay = (cfg.gamma * cfg.gae_lambda * ~done_buf).astype(np.float32)
-        valid = valid_buf.astype(np.float32)
-        adv = np.zeros((n_steps, n_envs), dtype=np.float32)
-        last = np.zeros(n_envs, dtype=np.float32)
-        for t in reversed(range(n_steps)):
-            last = (delta[t] + decay[t] * last) * valid[t]
-            adv[t] = last
-        ret = adv + val_buf[:n_steps]
+        # GAE: advantages and returns (value targets).
+        adv, ret = gae(
+            rollout.rew,
+            rollout.val,
+            rollout.term,
+            rollout.done,
+            rollout.valid,
+            gamma=cfg.gamma,
+            lam=cfg.gae_lambda,
+        )
 
-        # Update: minibatch epochs over the valid transitions.
-        mask = torch.from_numpy(valid_buf.reshape(-1))
-        b_obs = obs_buf.reshape(-1, obs_dim)[mask]
-        b_act = act_buf.reshape(-1, *(act_shape or (1,)))[mask]  # [n, 1]: a gather index
-        b_logp = logp_buf.reshape(-1)[mask]
-        b_adv = torch.from_numpy(adv.reshape(-1))[mask]
-        b_ret = torch.from_numpy(ret.reshape(-1))[mask]
-        b_val = torch.from_numpy(val_buf[:n_steps].reshape(-1))[mask]
+        # Update: epochs of minibatch steps over the valid transitions.
+        b_obs, b_act, b_logp, b_adv, b_ret, b_val = rollout.valid_transitions(adv, ret)
         n = b_obs.shape[0]
         mb_size = max(1, math.ceil(n / cfg.num_minibatches))
         starts = range(0, n, mb_size)
@@ -405,74 +512,26 @@ def _train(
         stats: list[torch.Tensor] = []
         log_ratios: list[torch.Tensor] = []
         stop = False
-        # Advantages enter the loss negated (``-adv * ratio``); negate them once.
-        e_nadv = _neg_adv(b_adv, cfg.norm_adv) if whole else b_adv
-        e_obs, e_act, e_logp, e_ret, e_val = b_obs, b_act, b_logp, b_ret, b_val
         for epoch in range(cfg.update_epochs):
-            if not whole:
+            if epoch == 0 or not whole:
                 # One gather per epoch; minibatches are then contiguous slices.
-                perm = torch.from_numpy(rng.permutation(n))
-                e_obs, e_act, e_logp = b_obs[perm], b_act[perm], b_logp[perm]
-                e_ret, e_val = b_ret[perm], b_val[perm]
-                e_nadv = _neg_adv_per_minibatch(b_adv[perm], mb_size, cfg.norm_adv)
-            # The logged entropy is the first epoch's. Without an entropy
+                order: slice | torch.Tensor = (
+                    slice(None) if whole else torch.from_numpy(rng.permutation(n))
+                )
+                data = Minibatch(
+                    b_obs[order].numpy(),
+                    b_act[order].numpy(),
+                    b_logp[order].numpy(),
+                    _neg_adv_per_minibatch(b_adv[order], mb_size, cfg.norm_adv).numpy(),
+                    b_ret[order].numpy(),
+                    b_val[order].numpy(),
+                )
+            # The logged entropy is the first epoch's; without an entropy
             # bonus it is not needed after that.
-            with_entropy = entropy_grad or epoch == 0
-            if closed_form:  # NumPy views of this epoch's minibatch data
-                n_obs, n_act, n_logp = e_obs.numpy(), e_act.numpy()[:, 0], e_logp.numpy()
-                n_nadv, n_ret = e_nadv.numpy(), e_ret.numpy()
+            with_entropy = cfg.ent_coef != 0.0 or epoch == 0
             for start in starts:
-                idx = slice(start, start + mb_size)
-                if closed_form:
-                    if net is not None:
-                        out_np, value_np = net.forward(n_obs[idx])
-                    else:
-                        out, value = module(e_obs[idx])
-                        out_np, value_np = out.detach().numpy(), value.detach().numpy()
-                    grads, np_stats, np_log_ratio = categorical_ppo_grads(
-                        out_np,
-                        value_np,
-                        n_act[idx],
-                        n_logp[idx],
-                        n_nadv[idx],
-                        n_ret[idx],
-                        clip=clip,
-                        vf_coef=cfg.vf_coef,
-                        ent_coef=cfg.ent_coef,
-                        with_entropy=with_entropy,
-                    )
-                    if net is not None:
-                        net.backward(*grads)  # overwrites every gradient
-                    else:
-                        opt.zero_grad()
-                        torch.autograd.backward(
-                            (out, value), (torch.from_numpy(grads[0]), torch.from_numpy(grads[1]))
-                        )
-                    mb_stats, log_ratio = torch.from_numpy(np_stats), torch.from_numpy(np_log_ratio)
-                else:
-                    out, value = module(e_obs[idx])
-                    opt.zero_grad()
-                    if with_entropy:
-                        new_logp, entropy = head.log_prob_entropy(
-                            out, module.log_std, e_act[idx], entropy_grad=entropy_grad
-                        )
-                    else:
-                        new_logp, entropy = head.log_prob(out, module.log_std, e_act[idx]), None
-                    loss, mb_stats, log_ratio = ppo_loss(
-                        new_logp,
-                        entropy,
-                        value,
-                        e_logp[idx],
-                        e_nadv[idx],
-                        e_ret[idx],
-                        e_val[idx],
-                        clip=clip,
-                        vf_coef=cfg.vf_coef,
-                        ent_coef=cfg.ent_coef,
-                        clip_vloss=cfg.clip_vloss,
-                    )
-                    loss.backward()
-                opt.clip_and_step(lr, cfg.max_grad_norm)
+                mb = data.rows(slice(start, start + mb_size))
+                mb_stats, log_ratio = step(mb, lr=lr, clip=clip, with_entropy=with_entropy)
                 stats.append(mb_stats)
                 log_ratios.append(log_ratio)
                 if cfg.target_kl is not None:
@@ -480,16 +539,16 @@ def _train(
                     if float(approx_kl) > 1.5 * cfg.target_kl:
                         stop = True
                         break
-            if update == 0 and epoch == 0:
-                opt.check_grads_are_views()
             if stop:
                 break
+        if update == 0:
+            opt.check_grads_are_views()
 
-        entry = _update_entry(stats, log_ratios, starts, n, mb_size, clip, update)
+        # Log: means over the update's minibatches.
         recent = log.episode_returns[-20:]
         entry = {
             "step": float(log.total_steps),
-            **entry,
+            **_update_entry(stats, log_ratios, starts, n, mb_size, clip, update),
             "lr": lr,
             "minibatches": float(len(stats)),
             "mean_return": float(np.mean(recent)) if recent else float("nan"),
@@ -501,6 +560,171 @@ def _train(
     trained = genome.with_weights_from(module)
     trained.meta["obs_norm"] = rms.to_meta() if rms is not None else None
     return trained, log
+
+
+# ----------------------------------------------------------------- rollout and GAE
+
+
+class _Rollout:
+    """A rollout's buffers (``num_steps`` vector steps of ``num_envs`` envs) and the loop
+    that fills them.
+
+    The buffers are NumPy arrays shared with tensor views; per-step rows are
+    made once so the loop only copies into them. The observations have one
+    row more: the observation after the rollout, for its bootstrap value.
+    With ``net`` (a :class:`NumpyNet` of the module) the policy acts in
+    NumPy, else through the module.
+    """
+
+    def __init__(
+        self,
+        genome: Genome,
+        module: GenomeModule,
+        head: ActionHead,
+        net: NumpyNet | None,
+        cfg: PPOConfig,
+        rms: RunningMeanStd | None,
+    ):
+        n_steps, n_envs, obs_dim = cfg.num_steps, cfg.num_envs, module.obs_units
+        self.module, self.head, self.net = module, head, net
+        self.n_steps, self.n_envs, self.obs_dim = n_steps, n_envs, obs_dim
+        self.rms = rms
+        self.update_rms = rms is not None and cfg.normalize_obs
+        self.act_shape = tuple(genome.action_space["shape"]) if head.continuous else ()
+        self.n_out = (
+            int(np.prod(self.act_shape)) if head.continuous else int(genome.action_space["n"])
+        )
+        self.obs_np = np.zeros((n_steps + 1, n_envs, obs_dim), dtype=np.float32)
+        self.obs_all = torch.from_numpy(self.obs_np)
+        self.obs_buf = self.obs_all[:n_steps]
+        self.obs_rows = list(self.obs_buf)
+        self.act_buf = torch.zeros(
+            (n_steps, n_envs, *(self.act_shape or (1,))),
+            dtype=torch.float32 if self.act_shape else torch.long,
+        )
+        self.act_rows = list(self.act_buf)
+        self.act_np = self.act_buf.numpy()
+        self.act_env_rows = list(self.act_np if self.act_shape else self.act_np[..., 0])
+        self.logp_buf = torch.zeros((n_steps, n_envs, 1))
+        self.logp_rows = list(self.logp_buf)
+        self.logp_np = self.logp_buf.numpy()[..., 0]
+        self.logits_np = np.zeros((n_steps, n_envs, self.n_out), dtype=np.float32)  # with net
+        self.val = np.zeros((n_steps + 1, n_envs), dtype=np.float32)
+        self.rew = np.zeros((n_steps, n_envs), dtype=np.float64)
+        self.term = np.zeros((n_steps, n_envs), dtype=bool)
+        self.trunc = np.zeros((n_steps, n_envs), dtype=bool)
+        self.done = np.zeros((n_steps, n_envs), dtype=bool)
+        self.valid = np.zeros((n_steps, n_envs), dtype=bool)
+        self.prev_done = np.zeros(n_envs, dtype=bool)
+
+    @torch.no_grad()
+    def collect(self, venv: Any, raw_obs: np.ndarray, gen: torch.Generator) -> np.ndarray:
+        """Act for ``num_steps`` steps from ``raw_obs``; return the observation after them.
+
+        Noise is drawn for the whole rollout. Acting needs only the policy; the
+        log-probabilities (with ``net``, or for a Box space) and the values of
+        all the observations are computed afterwards in one batch.
+        """
+        n_steps, n_envs = self.n_steps, self.n_envs
+        head, net, module = self.head, self.net, self.module
+        obs_np, obs_rows, logits_np = self.obs_np, self.obs_rows, self.logits_np
+        act_rows, act_env_rows, logp_rows = self.act_rows, self.act_env_rows, self.logp_rows
+        module.eval()
+        noise = head.rollout_noise(n_steps, n_envs, self.n_out, gen)
+        noise_rows = list(noise.view(n_steps, n_envs, *(self.act_shape or (self.n_out,))))
+        noise_np = noise.numpy()
+        std = module.log_std.exp() if module.log_std is not None else None
+        for t in range(n_steps):
+            self._prep(raw_obs, obs_np[t], update=True)
+            if net is not None:
+                logits_np[t] = net.policy(obs_np[t])
+                head.sample_categorical_numpy(logits_np[t], noise_np[t], act_env_rows[t])
+            else:
+                out = module.policy(obs_rows[t])
+                head.sample_into(out, std, noise_rows[t], act_rows[t], logp_rows[t])
+            raw_obs, reward, term, trunc, _ = venv.step(head.to_env_numpy(act_env_rows[t]))
+            self.rew[t] = reward
+            self.term[t] = term
+            self.trunc[t] = trunc
+        self._prep(raw_obs, obs_np[n_steps], update=False)
+        if net is not None:
+            self.logp_np[...] = head.categorical_log_prob_numpy(logits_np, self.act_np[..., 0])
+        values = module.value(self.obs_all.view(-1, self.obs_dim))
+        self.val[:] = values.view(n_steps + 1, n_envs).numpy()
+        if head.continuous:
+            assert module.log_std is not None
+            self.logp_buf[..., 0] = head.noise_log_prob(noise.view_as(self.act_buf), module.log_std)
+        _check_finite(self.rew, "reward")
+        # A step is valid unless it follows an episode end (next-step autoreset).
+        np.logical_or(self.term, self.trunc, out=self.done)
+        self.valid[0] = ~self.prev_done
+        self.valid[1:] = ~self.done[:-1]
+        self.prev_done = self.done[-1].copy()
+        return raw_obs
+
+    def _prep(self, raw: np.ndarray, out: np.ndarray, update: bool) -> None:
+        """Check and (optionally) normalise a batch of raw observations into ``out``."""
+        _check_finite(raw, "observation")
+        flat = raw.reshape(self.n_envs, self.obs_dim)
+        if self.rms is None:
+            out[...] = flat
+            return
+        if update and self.update_rms:
+            self.rms.update(flat)
+        out[...] = self.rms.normalize(flat)
+
+    def valid_transitions(
+        self, adv: np.ndarray, ret: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Observations, actions, log-probabilities, advantages, returns and values of
+        the valid steps, flattened; actions ``[n, 1]`` for a Discrete space (a gather index)."""
+        mask = torch.from_numpy(self.valid.reshape(-1))
+        return (
+            self.obs_buf.reshape(-1, self.obs_dim)[mask],
+            self.act_buf.reshape(-1, *(self.act_shape or (1,)))[mask],
+            self.logp_buf.reshape(-1)[mask],
+            torch.from_numpy(adv.reshape(-1))[mask],
+            torch.from_numpy(ret.reshape(-1))[mask],
+            torch.from_numpy(self.val[: self.n_steps].reshape(-1))[mask],
+        )
+
+
+def gae(
+    rew: np.ndarray,
+    val: np.ndarray,
+    term: np.ndarray,
+    done: np.ndarray,
+    valid: np.ndarray,
+    *,
+    gamma: float,
+    lam: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimates and returns of a rollout (float32, ``[steps, envs]``).
+
+    ``val`` has one row more than the others: the values of the observations
+    after each step. A truncated step bootstraps from its final
+    observation's value, which the following (masked) step computed; a
+    terminated one does not. Masked steps (``valid`` False) get 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rew, val = np.ones((3, 1)), np.zeros((4, 1), dtype=np.float32)
+    >>> no = np.zeros((3, 1), dtype=bool)
+    >>> adv, ret = gae(rew, val, no, no, ~no, gamma=0.5, lam=1.0)
+    >>> adv[:, 0].tolist()  # 1 + 0.5 + 0.25, 1 + 0.5, 1
+    [1.75, 1.5, 1.0]
+    """
+    n_steps, n_envs = rew.shape
+    delta = rew.astype(np.float32) + gamma * val[1:] * ~term - val[:-1]
+    decay = (gamma * lam * ~done).astype(np.float32)
+    mask = valid.astype(np.float32)
+    adv = np.zeros((n_steps, n_envs), dtype=np.float32)
+    last = np.zeros(n_envs, dtype=np.float32)
+    for t in reversed(range(n_steps)):
+        last = (delta[t] + decay[t] * last) * mask[t]
+        adv[t] = last
+    return adv, adv + val[:n_steps]
 
 
 def _neg_adv(adv: torch.Tensor, norm: bool) -> torch.Tensor:
@@ -521,6 +745,8 @@ def _neg_adv_per_minibatch(adv: torch.Tensor, mb_size: int, norm: bool) -> torch
     >>> _neg_adv_per_minibatch(adv, 2, norm=True).tolist()
     [0.7071067690849304, -0.7071067690849304, 0.7071067690849304, -0.7071067690849304, -5.0]
     """
+    if adv.shape[0] <= mb_size:  # one minibatch
+        return _neg_adv(adv, norm)
     if not norm or mb_size == 1:
         return -adv
     full = adv.shape[0] - adv.shape[0] % mb_size

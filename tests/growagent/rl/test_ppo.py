@@ -7,10 +7,16 @@ from gymnasium import spaces
 import genomes
 from growagent.rl import PPOConfig, evaluate, genome_spaces, train_ppo, zoo_config
 from growagent.rl.optim import FlatAdam
+from growagent.rl.policy import ActionHead
 from growagent.rl.ppo import (
+    ClosedFormTorchStep,
+    Minibatch,
     NonFiniteTrainingError,
+    NumpyStep,
+    TorchStep,
     _neg_adv,
     _neg_adv_per_minibatch,
+    make_ppo_step,
 )
 
 
@@ -187,3 +193,62 @@ def test_target_kl_stops_updates_early():
     # the second sees the first step's change and stops the update.
     assert all(u["minibatches"] == 2.0 for u in tight.updates)
     assert all(np.isfinite(u["policy_loss"]) and np.isfinite(u["entropy"]) for u in tight.updates)
+
+
+def _steps_taken(step_class, genome, minibatches, cfg):
+    """Parameters and per-step (stats, log_ratio) after ``step_class`` steps ``minibatches``."""
+    module = genome.compile(torch.float64)
+    opt = FlatAdam(list(module.parameters()), eps=cfg.adam_eps, betas=(0.9, 0.999))
+    step = step_class(module, opt, ActionHead(genome), cfg)
+    out = [step(mb, lr=1e-2, clip=0.2, with_entropy=True) for mb in minibatches]
+    return opt.param.clone(), out
+
+
+@pytest.mark.parametrize("ent_coef", [0.0, 0.01])
+def test_the_three_minibatch_steps_agree(ent_coef):
+    genome = genomes.mlp(4, 3, hidden=[8, 8], seed=1)
+    cfg = PPOConfig(ent_coef=ent_coef, max_grad_norm=0.5)  # the clip binds
+    rng = np.random.default_rng(0)
+    module = genome.compile(torch.float64)
+    minibatches = []
+    for _ in range(6):
+        obs = rng.normal(size=(32, 4))
+        act = rng.integers(0, 3, size=(32, 1))
+        with torch.no_grad():
+            logits = module(torch.from_numpy(obs))[0]
+        logp = torch.log_softmax(logits, 1).gather(1, torch.from_numpy(act)).squeeze(1).numpy()
+        # Old log-probabilities off the current ones: ratios inside and outside the clip range.
+        old_logp = logp + rng.normal(scale=0.3, size=32)
+        returns, old_value = rng.normal(size=32), rng.normal(size=32)
+        minibatches.append(Minibatch(obs, act, old_logp, rng.normal(size=32), returns, old_value))
+
+    ref_param, ref_out = _steps_taken(TorchStep, genome, minibatches, cfg)
+    for step_class in (ClosedFormTorchStep, NumpyStep):
+        param, out = _steps_taken(step_class, genome, minibatches, cfg)
+        torch.testing.assert_close(param, ref_param, rtol=1e-9, atol=1e-12)
+        for (stats, log_ratio), (ref_stats, ref_log_ratio) in zip(out, ref_out, strict=True):
+            torch.testing.assert_close(stats, ref_stats)
+            torch.testing.assert_close(log_ratio, ref_log_ratio)
+    assert float((ref_param - _steps_taken(TorchStep, genome, [], cfg)[0]).abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("genome", "config", "expected"),
+    [
+        (genomes.mlp(4, 2, hidden=[8]), {}, NumpyStep),
+        (genomes.mlp(4, 2, hidden=[8], activation="gelu"), {}, ClosedFormTorchStep),
+        (genomes.mlp(4, 2, hidden=[8]), {"clip_vloss": True}, TorchStep),
+        (
+            genomes.mlp(3, {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0]}),
+            {},
+            TorchStep,
+        ),
+    ],
+    ids=["discrete", "gelu", "clip_vloss", "box"],
+)
+def test_make_ppo_step_picks_the_fastest_step_that_applies(genome, config, expected):
+    module = genome.compile(torch.float32)
+    opt = FlatAdam(list(module.parameters()), eps=1e-5, betas=(0.9, 0.999))
+    step = make_ppo_step(module, opt, ActionHead(genome), PPOConfig(**config))
+    assert type(step) is expected
+    assert (step.net is not None) == (expected is NumpyStep)  # the rollout acts with it

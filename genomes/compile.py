@@ -58,6 +58,9 @@ class GenomeModule(nn.Module):
     part_steps : dict of str to list of int
         For each part this module can compute (``"all"``, ``"policy"``,
         ``"value"``), the computed nodes it needs, in evaluation order.
+    dropped_inputs : Tensor or None
+        The genome's dropped input features (int64 index), set to zero in
+        every observation: their weights get no gradient and stay zero.
 
     Examples
     --------
@@ -110,6 +113,14 @@ class GenomeModule(nn.Module):
             self.part_steps[p] = steps
             self._plans[p] = _plan(steps, sources_index, acts, heads)
         self.obs_units = genome.units(inp)
+        dropped = genome.dropped_inputs
+        self.dropped_inputs: torch.Tensor | None
+        self.register_buffer(
+            "dropped_inputs",
+            torch.tensor(dropped, dtype=torch.int64) if dropped else None,
+            persistent=False,
+        )
+        self._drops = bool(dropped)  # a plain attribute: read on every forward
         pol = genome.graph.nodes[genome.policy_node]
         self.log_std: nn.Parameter | None = None
         if "log_std" in pol and part != "value":
@@ -168,7 +179,10 @@ class GenomeModule(nn.Module):
         biases = cast("list[torch.Tensor]", list(self.biases._parameters.values()))
         dtype = biases[0].dtype
         h: list[torch.Tensor | None] = [None] * (len(weights) + 1)
-        h[0] = x if x.dtype == dtype else x.to(dtype)
+        x = x if x.dtype == dtype else x.to(dtype)
+        if self._drops:
+            x = x.index_fill(1, self.dropped_inputs, 0.0)  # type: ignore[arg-type]
+        h[0] = x
         for k, srcs, act, release in plan:
             if len(srcs) == 1:
                 z = torch.addmm(biases[k], h[srcs[0]], weights[k])  # type: ignore[arg-type]
@@ -238,7 +252,8 @@ def weights_from_module(genome: Genome, module: GenomeModule) -> Genome:
     """A copy of ``genome`` carrying the module's weights, exactly.
 
     float32 values convert to float64 without rounding, so compiling the
-    result again gives a bitwise-identical module.
+    result again gives a bitwise-identical module. Weights from dropped input
+    features, which the module never reads, are written back as zero.
 
     Examples
     --------
@@ -252,6 +267,7 @@ def weights_from_module(genome: Genome, module: GenomeModule) -> Genome:
     """
     child = genome.copy()
     graph = child.graph
+    inp, dropped = child.input_node, child.dropped_inputs
     for name, srcs, w, b in zip(
         module.node_names, module.sources, module.weights, module.biases, strict=True
     ):
@@ -262,6 +278,8 @@ def weights_from_module(genome: Genome, module: GenomeModule) -> Genome:
         for s in srcs:
             width = child.units(s)
             graph.edges[s, name]["weight"] = fused[row : row + width].T.copy()
+            if s == inp and dropped:
+                graph.edges[s, name]["weight"][:, dropped] = 0.0
             row += width
         graph.nodes[name]["bias"] = b.detach().cpu().double().numpy().copy()
     if module.log_std is not None:

@@ -10,6 +10,7 @@ module writes its weights back without loss.
 from __future__ import annotations
 
 import copy as _copy
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -195,6 +196,16 @@ class Genome:
         return bool(self.meta["action_space"]["type"] == "box")
 
     @property
+    def dropped_inputs(self) -> list[int]:
+        """Input features the network does not read (``meta["dropped_inputs"]``, sorted).
+
+        Every weight reading them is zero and is not a parameter; compiled
+        modules zero these features of the observation, so training keeps
+        the weights at zero. ``operators.drop_input`` adds to the list.
+        """
+        return [int(j) for j in self.meta.get("dropped_inputs") or []]
+
+    @property
     def id(self) -> str | None:
         """This genome's id from its lineage, if one was assigned."""
         value = self.meta["lineage"].get("id")
@@ -285,6 +296,7 @@ class Genome:
             raise CycleError(f"Expected an acyclic graph (got the cycle {path})")
         self._validate_arrays()
         self._validate_spaces()
+        self._validate_dropped_inputs()
         reach_in = nx.descendants(g, inp) | {inp}
         reach_out = {self.policy_node, self.value_node}
         for h in (self.policy_node, self.value_node):
@@ -338,6 +350,31 @@ class Genome:
             )
         if not self.is_continuous and has_log_std:
             raise HeadError(f"Policy head {pol!r}: expected no log_std for a discrete action space")
+
+    def _validate_dropped_inputs(self) -> None:
+        dropped = self.meta.get("dropped_inputs")
+        if dropped is None:
+            return
+        inp = self.input_node
+        n = self.units(inp)
+        if (
+            not isinstance(dropped, list)
+            or not all(isinstance(j, int) and not isinstance(j, bool) for j in dropped)
+            or any(not 0 <= j < n for j in dropped)
+            or any(a >= b for a, b in itertools.pairwise(dropped))
+        ):
+            raise InputError(
+                "Metadata 'dropped_inputs': expected a sorted list of distinct feature "
+                f"indices in [0, {n}) (got {dropped!r:.100})"
+            )
+        for v in self.graph.successors(inp):
+            w = self.graph.edges[inp, v]["weight"][:, dropped]
+            if np.any(w != 0):
+                j = dropped[int(np.nonzero(np.any(w != 0, axis=0))[0][0])]
+                raise InputError(
+                    f"Edge {inp!r}->{v!r}: expected zero weights from the dropped input "
+                    f"feature {j} (got nonzero ones)"
+                )
 
     # --------------------------------------------------- delegating helpers
     def compile(self, dtype: torch.dtype | None = None, part: Part = "all") -> GenomeModule:

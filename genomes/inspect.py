@@ -17,8 +17,16 @@ def _node_params(genome: Genome, node: str) -> int:
     if "log_std" in data:
         total += int(data["units"])
     for u, _ in genome.graph.in_edges(node):
-        total += genome.units(u) * int(data["units"])
+        total += _read_units(genome, u) * int(data["units"])
     return total
+
+
+def _read_units(genome: Genome, node: str) -> int:
+    """Units of ``node`` that its successors read: all but the dropped inputs."""
+    units = genome.units(node)
+    if genome.graph.nodes[node]["kind"] == "input":
+        units -= len(genome.dropped_inputs)
+    return units
 
 
 def num_params(genome: Genome, part: Part = "all") -> int:
@@ -26,7 +34,8 @@ def num_params(genome: Genome, part: Part = "all") -> int:
 
     ``"policy"`` counts what acting needs at deployment (the policy head, its
     ancestors and ``log_std``); ``"value"`` the critic; ``"all"`` everything,
-    shared nodes once.
+    shared nodes once. Weights from dropped input features
+    (:attr:`Genome.dropped_inputs`) are fixed at zero and do not count.
 
     Examples
     --------
@@ -50,7 +59,7 @@ def macs(genome: Genome, part: Part = "all") -> int:
     """
     nodes = genome.part_nodes(part)
     g = genome.graph
-    return sum(g.nodes[u]["units"] * g.nodes[v]["units"] for u, v in g.edges if v in nodes)
+    return sum(_read_units(genome, u) * g.nodes[v]["units"] for u, v in g.edges if v in nodes)
 
 
 def _digest(*parts: object) -> str:
@@ -62,7 +71,8 @@ def structural_hash(genome: Genome) -> str:
 
     Weisfeiler-Lehman refinement over node labels (kind, units, activation,
     whether a ``log_std`` is present) using both predecessors and successors,
-    plus the space descriptions. Equal architectures give equal hashes;
+    plus the space descriptions and the dropped input features. Equal
+    architectures give equal hashes;
     a different width, activation or edge gives a different one (WL can in
     principle collide on exotic non-isomorphic graphs).
 
@@ -92,7 +102,12 @@ def structural_hash(genome: Genome) -> str:
             for n in g.nodes
         }
         history.extend(sorted(labels.values()))
-    space = (genome.meta.get("observation_space", {}).get("shape"), genome.meta.get("action_space"))
+    space: tuple[object, ...] = (
+        genome.meta.get("observation_space", {}).get("shape"),
+        genome.meta.get("action_space"),
+    )
+    if genome.dropped_inputs:
+        space += (genome.dropped_inputs,)
     return hashlib.sha256("|".join([*history, repr(space)]).encode()).hexdigest()[:32]
 
 

@@ -1,16 +1,16 @@
-"""Shared pieces of every operator: the error, the spec, lineage and weight edits.
+"""Shared pieces of every operator: the error, site choice, lineage and weight edits.
 
 An operator is a plain function ``op(genome, *, rng, **params) -> Genome``.
 It copies the parent, edits the copy, records its lineage and validates it.
 The helpers here do the unit-level edits (append or delete units of a node)
-that several operators share, so each operator reads as its math.
+that several operators share, so each operator reads as its math. How an
+operator is described and registered is in :mod:`operators.spec`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -18,57 +18,21 @@ from numpy.typing import NDArray
 
 from genomes import Genome
 from genomes.registry import ACTIVATIONS
+from operators.spec import Operator as Operator  # re-exported: the spec used to live here
+from operators.spec import OperatorSpec as OperatorSpec
+from operators.spec import Preservation as Preservation
+from operators.spec import Site as Site
 
 Array = NDArray[np.float64]
-Site = str | tuple[str, str] | tuple[str, int]
-"""Where an operator applies: a node name, an edge ``(u, v)`` or a unit ``(node, index)``."""
-
 T = TypeVar("T")
-
-Preservation = Literal["exact", "eps2", "eps", "lossy"]
-"""How far the child's function may be from the parent's.
-
-``exact``: equal up to rounding. ``eps2``: change O(eps**2) in the operator's
-``eps``. ``eps``: exact at ``eps=0``, O(eps) otherwise. ``lossy``: any change;
-the operator measures and reports it in the child's lineage.
-"""
 
 
 class NotApplicable(Exception):
-    """The operator has no site on this genome (or the requested site does not fit)."""
+    """The operator has no site on this genome, or the requested site is not one of them.
 
-
-Operator = Callable[..., Genome]
-"""The operator signature: ``op(genome, *, rng: numpy.random.Generator, **params) -> Genome``."""
-
-
-@dataclass(frozen=True)
-class OperatorSpec:
-    """A registered operator.
-
-    Attributes
-    ----------
-    name : str
-        Registry key; also written to ``lineage["operator"]``.
-    fn : Operator
-        The operator.
-    sites : callable
-        ``sites(genome) -> list`` of the places where ``fn`` applies.
-    preservation : {"exact", "eps2", "eps", "lossy"}
-        Declared preservation class, checked by :mod:`operators.testing`.
-    eps_param : str or None
-        Name of the keyword that scales the change (``"eps"``) for the
-        ``eps`` and ``eps2`` classes.
-    grows : bool
-        True when the operator can only add parameters or depth (size caps apply).
+    Only that: a malformed argument (wrong type, a negative count, an unknown
+    mode) is the caller's mistake and raises :class:`ValueError` instead.
     """
-
-    name: str
-    fn: Operator
-    sites: Callable[[Genome], Sequence[Site]]
-    preservation: Preservation
-    eps_param: str | None = None
-    grows: bool = True
 
 
 # --------------------------------------------------------------- bookkeeping
@@ -77,6 +41,11 @@ def activation_of(genome: Genome, node: str) -> str:
     if genome.graph.nodes[node]["kind"] == "input":
         return "identity"
     return str(genome.graph.nodes[node].get("activation", "identity"))
+
+
+def is_kind(genome: Genome, node: str, *kinds: str) -> bool:
+    """True when ``node`` exists in ``genome`` and is of one of ``kinds``."""
+    return node in genome.graph and genome.graph.nodes[node].get("kind") in kinds
 
 
 def is_idempotent(genome: Genome, node: str) -> bool:
@@ -98,19 +67,56 @@ def fresh_name(genome: Genome, prefix: str = "n") -> str:
 
 
 def pick(rng: np.random.Generator, sites: Sequence[T], what: str) -> T:
-    """Draw one site uniformly, or raise :class:`NotApplicable` naming ``what``."""
+    """Draw one of ``sites`` uniformly, or raise :class:`NotApplicable` naming ``what``.
+
+    An operator called without a site calls its sites function once and
+    picks from it.
+
+    >>> pick(np.random.default_rng(0), ["h0", "h1"], "my_op")
+    'h1'
+    >>> pick(np.random.default_rng(0), [], "my_op")
+    Traceback (most recent call last):
+    ...
+    operators.base.NotApplicable: my_op: no site fits this genome
+    """
     if not sites:
         raise NotApplicable(f"{what}: no site fits this genome")
     return sites[int(rng.integers(len(sites)))]
 
 
-def require_site(site: T, sites: Sequence[T], what: str) -> T:
-    """Check that a requested ``site`` is among ``sites``."""
+def require_site(site: T, sites: Collection[T], what: str) -> T:
+    """Return a requested ``site`` if it is among ``sites``, else raise :class:`NotApplicable`.
+
+    >>> require_site("h0", ["h0", "h1"], "my_op")
+    'h0'
+    >>> require_site("policy", ["h0", "h1"], "my_op")
+    Traceback (most recent call last):
+    ...
+    operators.base.NotApplicable: my_op: site 'policy' is not applicable (expected one of ['h0', 'h1'])
+    """
     if site not in sites:
         raise NotApplicable(
             f"{what}: site {site!r} is not applicable (expected one of {sites!r:.200})"
         )
     return site
+
+
+def not_a_site(what: str, site: object, expected: str) -> NotApplicable:
+    """The error for a requested site that this genome does not offer (raise it)."""
+    return NotApplicable(f"{what}: site {site!r} is not applicable (expected {expected})")
+
+
+def zero_dropped_inputs(genome: Genome) -> None:
+    """Zero, in place, every weight that reads a dropped input feature.
+
+    This is the child evaluated with those features set to 0, as the parent
+    already was, so it keeps any function-preserving edit function-preserving.
+    """
+    dropped = genome.dropped_inputs
+    if dropped:
+        inp = genome.input_node
+        for v in genome.graph.successors(inp):
+            genome.graph.edges[inp, v]["weight"][:, dropped] = 0.0
 
 
 def finish(
@@ -119,7 +125,20 @@ def finish(
     """Record the child's lineage, validate it and return it.
 
     The new id is drawn from ``rng`` so a seeded run gives the same ids.
+    Weights that read dropped input features are zeroed first
+    (:func:`zero_dropped_inputs`), so an operator need not track them; a
+    lossy operator that measures its change calls that itself before
+    measuring.
+
+    Examples
+    --------
+    >>> import genomes
+    >>> g = genomes.minimal(3, 2)
+    >>> child = finish(g.copy(), g, np.random.default_rng(0), "noop", {"node": "policy"})
+    >>> child.meta["lineage"]["operator"], child.meta["lineage"]["params"]
+    ('noop', {'node': 'policy'})
     """
+    zero_dropped_inputs(child)
     parent_id = parent.id
     child.meta["lineage"] = {
         "id": rng.bytes(8).hex(),
@@ -199,6 +218,31 @@ def incoming_rows(genome: Genome, node: str, unit: int) -> dict[str, Array]:
 def default_inputs(genome: Genome, rng: np.random.Generator, n: int = 64) -> Array:
     """A batch of ``n`` standard-normal observations for ``genome``."""
     return np.asarray(rng.standard_normal((n, genome.units(genome.input_node))), dtype=np.float64)
+
+
+def input_batch(genome: Genome, rng: np.random.Generator, inputs: Any, n: int, what: str) -> Array:
+    """``inputs`` as a float64 batch ``[batch, obs]``, or :func:`default_inputs` when ``None``.
+
+    Raises :class:`ValueError` naming ``inputs`` for an empty, misshapen or
+    non-finite batch.
+    """
+    if inputs is None:
+        return default_inputs(genome, rng, n)
+    obs = genome.units(genome.input_node)
+    try:
+        x = np.asarray(inputs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: expected inputs to be an array of numbers") from None
+    if x.ndim == 1 and x.size == obs:
+        x = x[None, :]
+    if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) != obs:
+        raise ValueError(
+            f"{what}: expected a non-empty inputs batch of shape [batch, {obs}] (got {x.shape})"
+        )
+    x = x.reshape(len(x), obs)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what}: expected finite inputs (got NaN or inf)")
+    return x
 
 
 def outputs(genome: Genome, inputs: Array, dtype: torch.dtype = torch.float64) -> Array:

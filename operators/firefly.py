@@ -35,6 +35,7 @@ import torch
 from genomes import Genome
 from operators.base import (
     Array,
+    NotApplicable,
     activation_of,
     append_units,
     delete_units,
@@ -42,11 +43,13 @@ from operators.base import (
     fresh_name,
     init_weight,
 )
+from operators.checks import check_choice, check_float, check_int, check_rng
 from operators.probe import ProbeNet
 from operators.units import split_in_place
 
 LossFn = Callable[[torch.nn.Module], torch.Tensor]
 Kind = Literal["split", "grow", "layer"]
+KINDS = ("split", "grow", "layer")
 
 
 @dataclass
@@ -170,25 +173,34 @@ def firefly_grow(
     split_eps : float
         Step of the splits.
     k : int, optional
-        Number of candidates kept; by default ``max(1, round(fraction * n))``
+        Number of candidates kept (>= 1); by default ``max(1, round(fraction * n))``
         with ``n`` the parent's hidden units. Only candidates with a positive
         score are kept under ``selection="score"``.
     fraction : float
         See ``k`` (0.35 as in the firefly reference code).
     candidates : sequence of {"split", "grow", "layer"}
-        Candidate kinds to consider.
+        Candidate kinds to consider (at least one).
     new_per_node, layer_units : int
-        Candidate new units per hidden node; width of a candidate layer.
+        Candidate new units per hidden node (>= 0); width of a candidate
+        layer (>= 1).
     selection : {"score", "random"}
         ``"random"`` keeps ``k`` candidates uniformly at random (same
         directions and steps): the baseline firefly is measured against.
     dtype : torch.dtype
-        Dtype of the module given to ``loss_fn``.
+        Dtype of the module given to ``loss_fn`` (``torch.float32`` or ``torch.float64``).
 
     Returns
     -------
     Genome
         The grown child; its lineage params list the kept candidates and scores.
+
+    Raises
+    ------
+    NotApplicable
+        When the genome offers no candidate of the requested kinds (e.g.
+        ``candidates=("split", "grow")`` and no hidden node).
+    ValueError
+        When an argument is malformed (``eps < 0``, an unknown kind, ...).
 
     Examples
     --------
@@ -200,6 +212,27 @@ def firefly_grow(
     >>> len(child.meta["lineage"]["params"]["chosen"])
     2
     """
+    what = "firefly_grow"
+    check_rng(what, rng)
+    if not callable(loss_fn):
+        raise ValueError(f"{what}: expected loss_fn to be callable (got {loss_fn!r:.60})")
+    eps = check_float(what, "eps", eps, minimum=0.0)
+    split_eps = check_float(what, "split_eps", split_eps, minimum=0.0)
+    if k is not None:
+        k = check_int(what, "k", k, minimum=1)
+    fraction = check_float(what, "fraction", fraction, minimum=0.0)
+    if isinstance(candidates, str) or not candidates:
+        raise ValueError(f"{what}: expected candidates to be a non-empty sequence of kinds")
+    for kind in candidates:
+        check_choice(what, "candidates", kind, KINDS)
+    new_per_node = check_int(what, "new_per_node", new_per_node, minimum=0)
+    layer_units = check_int(what, "layer_units", layer_units, minimum=1)
+    check_choice(what, "selection", selection, ("score", "random"))
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{what}: expected dtype torch.float32 or torch.float64 (got {dtype})")
+    has_hidden = bool(genome.hidden_nodes)
+    if not ("layer" in candidates or (has_hidden and ({"split", "grow"} & set(candidates)))):
+        raise NotApplicable(f"{what}: no site fits this genome (no hidden node for {candidates})")
     aug, cands = _augment(genome, rng, candidates, new_per_node, layer_units)
     net = ProbeNet(aug, dtype)
     loss = loss_fn(net)
@@ -236,7 +269,7 @@ def firefly_grow(
         "chosen": [c.describe() for c in chosen],
         "predicted_decrease": float(sum(c.score for c in chosen)),
     }
-    return finish(child, genome, rng, "firefly_grow", params)
+    return finish(child, genome, rng, what, params)
 
 
 def _apply(

@@ -5,7 +5,8 @@ parameter per edge, and keeps ``z[node]`` and ``h[node]`` of the last forward
 pass (with gradients retained), which first- and second-order importance
 scores need. It has the compiled module's interface (``forward(obs) ->
 (policy_out, value)``, ``log_std``), so a ``loss_fn`` written for a compiled
-genome works on it unchanged.
+genome works on it unchanged. Like the compiled module, it reads the genome's
+dropped input features as 0.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ProbeNet(nn.Module):
             self.log_std = nn.Parameter(torch.tensor(pol["log_std"], dtype=dtype))
         self.z: dict[str, torch.Tensor] = {}
         self.h: dict[str, torch.Tensor] = {}
+        self.dropped = torch.tensor(genome.dropped_inputs, dtype=torch.int64)
 
     def weight(self, u: str, v: str) -> nn.Parameter:
         """The parameter of edge ``u -> v``."""
@@ -85,6 +87,8 @@ class ProbeNet(nn.Module):
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(policy_out [batch, units], value [batch])``; fills ``z`` and ``h``."""
         x = obs.reshape(obs.shape[0], -1)
+        if len(self.dropped):
+            x = x.index_fill(1, self.dropped, 0.0)
         h = {self.input_node: x}
         self.z = {}
         for n in self.order:

@@ -18,26 +18,21 @@ from numpy.typing import ArrayLike
 from genomes import Genome
 from operators.base import (
     Array,
-    NotApplicable,
-    default_inputs,
     delete_units,
     finish,
+    input_batch,
+    is_kind,
+    not_a_site,
     output_change,
     pick,
-    require_site,
+    zero_dropped_inputs,
 )
+from operators.checks import check_bool, check_choice, check_int, check_name, check_rng
 from operators.probe import ProbeNet
 
 Criterion = Literal["magnitude", "taylor"]
-
-
-def _batch(genome: Genome, rng: np.random.Generator, inputs: ArrayLike | None, n: int) -> Array:
-    if inputs is None:
-        return default_inputs(genome, rng, n)
-    x = np.asarray(inputs, dtype=np.float64).reshape(-1, genome.units(genome.input_node))
-    if len(x) == 0:
-        raise ValueError("Expected a non-empty batch of inputs (got 0 rows)")
-    return x
+CRITERIA = ("magnitude", "taylor")
+BRIDGES = ("lstsq", "linear")
 
 
 def prune_sites(genome: Genome) -> list[str]:
@@ -68,14 +63,13 @@ def unit_importance(
     >>> unit_importance(g, "h0", np.ones((5, 3))).shape
     (4,)
     """
+    check_choice("unit_importance", "criterion", criterion, CRITERIA)
     g = genome.graph
     if criterion == "magnitude":
         rows = [g.edges[u, node]["weight"] for u in g.predecessors(node)]
         w_in = np.hstack([*rows, g.nodes[node]["bias"][:, None]])
         w_out = np.vstack([g.edges[node, w]["weight"] for w in g.successors(node)])
         return np.asarray(np.linalg.norm(w_in, axis=1) * np.linalg.norm(w_out, axis=0))
-    if criterion != "taylor":
-        raise ValueError(f"Expected criterion 'magnitude' or 'taylor' (got {criterion!r})")
     net = ProbeNet(genome, torch.float64)
     pol, val = net(torch.as_tensor(inputs))
     y = torch.cat([pol, val[:, None]], dim=1)
@@ -111,9 +105,9 @@ def prune_units(
     rng : numpy.random.Generator
         Chooses the node (if not given) and the default batch.
     node : str, optional
-        A hidden node with at least two units; random by default.
+        The site: a hidden node with at least two units; random by default.
     units : int
-        How many units to remove (capped at ``units(node) - 1``).
+        How many units to remove (>= 1; capped at ``units(node) - 1``).
     criterion : {"taylor", "magnitude"}
         See :func:`unit_importance`.
     inputs : array_like, optional
@@ -137,13 +131,19 @@ def prune_units(
     (2, ['max_abs', 'rel', 'rms'])
     """
     what = "prune_units"
-    sites = prune_sites(genome)
-    v = str(require_site(node, sites, what) if node is not None else pick(rng, sites, what))
+    check_rng(what, rng)
+    units = check_int(what, "units", units, minimum=1)
+    check_choice(what, "criterion", criterion, CRITERIA)
+    compensate = check_bool(what, "compensate", compensate)
+    if node is None:
+        v = str(pick(rng, prune_sites(genome), what))
+    else:
+        v = check_name(what, "node", node)
+        if not (is_kind(genome, v, "hidden") and genome.units(v) > 1):
+            raise not_a_site(what, v, "a hidden node with at least two units")
     n = genome.units(v)
     count = min(units, n - 1)
-    if count < 1:
-        raise NotApplicable(f"{what}: expected units >= 1 (got {units})")
-    x = _batch(genome, rng, inputs, 64)
+    x = input_batch(genome, rng, inputs, 64, what)
     score = unit_importance(genome, v, x, criterion)
     drop = np.sort(np.argsort(score, kind="stable")[:count])
     child = genome.copy()
@@ -198,7 +198,7 @@ def remove_node(
     rng : numpy.random.Generator
         Chooses the node (if not given) and the default batch.
     node : str, optional
-        A hidden node; random by default.
+        The site: a hidden node; random by default.
     inputs : array_like, optional
         Observations for the fit and the reported change; by default
         ``max(64, 2 * (fan_in + 1))`` standard-normal rows.
@@ -220,15 +220,22 @@ def remove_node(
     (['h0'], ['policy', 'value'])
     """
     what = "remove_node"
-    sites = remove_node_sites(genome)
-    v = str(require_site(node, sites, what) if node is not None else pick(rng, sites, what))
+    check_rng(what, rng)
+    check_choice(what, "bridge", bridge, BRIDGES)
+    if node is None:
+        v = str(pick(rng, remove_node_sites(genome), what))
+    else:
+        v = check_name(what, "node", node)
+        if not is_kind(genome, v, "hidden"):
+            raise not_a_site(what, v, "a hidden node")
     g0 = genome.graph
     preds = sorted(g0.predecessors(v), key=str)
     fan = sum(genome.units(p) for p in preds)
-    x = _batch(genome, rng, inputs, max(64, 2 * (fan + 1)))
+    x = input_batch(genome, rng, inputs, max(64, 2 * (fan + 1)), what)
     if bridge == "linear":
         m = np.vstack([g0.edges[p, v]["weight"].T for p in preds] + [g0.nodes[v]["bias"][None, :]])
-    elif bridge == "lstsq":
+    else:
+        # ProbeNet reads dropped input features as 0, so the fit gives them zero weight.
         net = ProbeNet(genome, torch.float64)
         with torch.no_grad():
             net(torch.as_tensor(x))
@@ -237,8 +244,6 @@ def remove_node(
         gram = a.T @ a
         ridge = 1e-10 * max(float(np.trace(gram)) / len(gram), 1e-12)
         m = np.linalg.solve(gram + ridge * np.eye(len(gram)), a.T @ t)
-    else:
-        raise ValueError(f"Expected bridge 'lstsq' or 'linear' (got {bridge!r})")
     child = genome.copy()
     g = child.graph
     succs = sorted(g.successors(v), key=str)
@@ -255,6 +260,7 @@ def remove_node(
                 child.add_edge(p, s, add)
         g.nodes[s]["bias"] = g.nodes[s]["bias"] + w_vs @ m[row]
     g.remove_node(v)
+    zero_dropped_inputs(child)  # before measuring (the lstsq fit already gives them 0)
     params: dict[str, Any] = {"node": v, "bridge": bridge, "n_inputs": len(x)}
     params["inputs"] = "random" if inputs is None else "given"
     params["output_change"] = output_change(genome, child, x)

@@ -1,8 +1,9 @@
 """The operator registry, size caps as decorators, and the random mutator.
 
 >>> import numpy as np, genomes, operators
->>> sorted(operators.REGISTRY)
-['add_layer', 'add_skip', 'deepen', 'grow_units', 'prune_units', 'remove_node', 'split', 'widen']
+>>> sorted(operators.REGISTRY)  # doctest: +NORMALIZE_WHITESPACE
+['add_layer', 'add_skip', 'deepen', 'drop_input', 'grow_units', 'prune_units', 'remove_node',
+ 'split', 'widen']
 >>> child = operators.mutate(genomes.mlp(3, 2, hidden=[4]), np.random.default_rng(0))
 >>> child.meta["lineage"]["operator"] in operators.REGISTRY
 True
@@ -10,7 +11,9 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +22,11 @@ import networkx as nx
 import numpy as np
 
 from genomes import Genome
-from operators.base import NotApplicable, Operator, OperatorSpec
+from operators.base import NotApplicable, pick
+from operators.checks import check_rng
+from operators.inputs import drop_input, drop_input_sites
 from operators.prune import prune_sites, prune_units, remove_node, remove_node_sites
+from operators.spec import Operator, OperatorSpec
 from operators.structure import (
     add_layer,
     add_layer_sites,
@@ -35,13 +41,18 @@ REGISTRY: dict[str, OperatorSpec] = {
     s.name: s
     for s in [
         OperatorSpec("widen", widen, widen_sites, "exact"),
-        OperatorSpec("split", split, split_sites, "eps2", eps_param="eps"),
+        OperatorSpec("split", split, split_sites, "eps2", eps_param="eps", site_kind="unit"),
         OperatorSpec("grow_units", grow_units, widen_sites, "eps", eps_param="eps"),
         OperatorSpec("deepen", deepen, deepen_sites, "exact"),
-        OperatorSpec("add_layer", add_layer, add_layer_sites, "eps", eps_param="eps"),
-        OperatorSpec("add_skip", add_skip, add_skip_sites, "exact"),
+        OperatorSpec(
+            "add_layer", add_layer, add_layer_sites, "eps", eps_param="eps", site_kind="edge"
+        ),
+        OperatorSpec("add_skip", add_skip, add_skip_sites, "exact", site_kind="edge"),
         OperatorSpec("prune_units", prune_units, prune_sites, "lossy", grows=False),
         OperatorSpec("remove_node", remove_node, remove_node_sites, "lossy", grows=False),
+        OperatorSpec(
+            "drop_input", drop_input, drop_input_sites, "lossy", grows=False, site_kind="feature"
+        ),
     ]
 }
 """Operator name -> :class:`OperatorSpec`. Add your own entries to extend :func:`mutate`."""
@@ -107,7 +118,7 @@ class Limits:
         return None
 
 
-def limited(limits: Limits) -> Callable[[Operator], Operator]:
+def limited(limits: Limits) -> Callable[[Operator | Callable[..., Genome]], Operator]:
     """Decorator: the operator raises :class:`NotApplicable` when its child breaks ``limits``.
 
     A child that breaks a cap its parent already broke is let through when it
@@ -124,19 +135,29 @@ def limited(limits: Limits) -> Callable[[Operator], Operator]:
     operators.base.NotApplicable: widen: node 'h0' has 5 units (max_units=4)
     """
 
-    def decorate(op: Operator) -> Operator:
+    def decorate(op: Operator | Callable[..., Genome]) -> Operator:
+        name = getattr(op, "__name__", type(op).__name__)
+
         @functools.wraps(op)
-        def wrapper(genome: Genome, *, rng: np.random.Generator, **params: Any) -> Genome:
+        def wrapper(genome: Genome, /, *, rng: np.random.Generator, **params: Any) -> Genome:
             child = op(genome, rng=rng, **params)
             problem = limits.violation(child)
             shrank = child.num_params() <= genome.num_params() and depth(child) <= depth(genome)
             if problem is not None and not (shrank and limits.violation(genome) is not None):
-                raise NotApplicable(f"{op.__name__}: {problem}")
+                raise NotApplicable(f"{name}: {problem}")
             return child
 
         return wrapper
 
     return decorate
+
+
+def _is_weight(x: Any) -> bool:
+    """True for a finite number >= 0 (not a bool)."""
+    try:
+        return not isinstance(x, bool) and math.isfinite(float(x)) and float(x) >= 0
+    except (TypeError, ValueError):
+        return False
 
 
 def mutate(
@@ -151,8 +172,9 @@ def mutate(
     Operators are drawn without replacement with probability proportional to
     ``weights`` (all 1 by default; 0 disables one); an operator that has no
     site or raises :class:`NotApplicable` (including a broken cap) is
-    skipped and the next one drawn. Each operator uses its default
-    parameters and picks its own site.
+    skipped and the next one drawn. For each, the sites are listed once and
+    one is drawn uniformly and passed to :meth:`OperatorSpec.apply`, with
+    the operator's default parameters.
 
     Parameters
     ----------
@@ -161,7 +183,8 @@ def mutate(
     rng : numpy.random.Generator
         The only source of randomness.
     weights : mapping of str to float, optional
-        Operator name -> relative probability. Unknown names raise ``KeyError``.
+        Operator name -> relative probability (finite, >= 0). Unknown names
+        raise ``KeyError``; a negative or non-finite weight ``ValueError``.
     limits : Limits, optional
         Size caps, applied with :func:`limited`.
     registry : mapping, optional
@@ -177,11 +200,15 @@ def mutate(
     NotApplicable
         When no operator applies.
     """
+    check_rng("mutate", rng)
     specs = dict(REGISTRY if registry is None else registry)
     w = {name: 1.0 for name in specs} if weights is None else dict(weights)
     unknown = sorted(set(w) - set(specs))
     if unknown:
         raise KeyError(f"Unknown operators {unknown} (expected names from {sorted(specs)})")
+    bad = {n: x for n, x in w.items() if not _is_weight(x)}
+    if bad:
+        raise ValueError(f"mutate: expected finite weights >= 0 (got {bad})")
     names = [n for n in sorted(w) if w[n] > 0]
     p = np.array([w[n] for n in names], dtype=np.float64)
     order = (
@@ -190,12 +217,15 @@ def mutate(
     tried = []
     for i in order:
         spec = specs[names[int(i)]]
-        if not spec.sites(genome):
+        sites = spec.sites(genome)
+        if not sites:
             tried.append(f"{spec.name} (no site)")
             continue
-        op = spec.fn if limits is None else limited(limits)(spec.fn)
+        site = pick(rng, sites, spec.name)
+        if limits is not None:
+            spec = dataclasses.replace(spec, fn=limited(limits)(spec.fn))
         try:
-            return op(genome, rng=rng)
+            return spec.apply(genome, site, rng=rng)
         except NotApplicable as exc:
             tried.append(str(exc))
     raise NotApplicable(f"mutate: no operator applies ({'; '.join(tried) or 'none enabled'})")

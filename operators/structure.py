@@ -12,18 +12,28 @@ import networkx as nx
 import numpy as np
 
 from genomes import Genome
+from genomes.registry import ACTIVATIONS
 from operators.base import (
-    NotApplicable,
     activation_of,
     finish,
     fresh_name,
     init_weight,
     is_idempotent,
+    is_kind,
+    not_a_site,
     pick,
-    require_site,
+)
+from operators.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    check_name,
+    check_pair,
+    check_rng,
 )
 
 DeepenMode = Literal["auto", "identity", "zero_path"]
+DEEPEN_MODES = ("auto", "identity", "zero_path")
 
 
 def _feeders(genome: Genome) -> list[str]:
@@ -38,6 +48,7 @@ def deepen_sites(genome: Genome, mode: DeepenMode = "auto") -> list[str]:
     >>> deepen_sites(genomes.mlp(3, 2, hidden=[4], activation="tanh"), mode="identity")
     ['input']
     """
+    check_choice("deepen", "mode", mode, DEEPEN_MODES)
     nodes = _feeders(genome)
     if mode == "identity":
         nodes = [n for n in nodes if is_idempotent(genome, n)]
@@ -72,7 +83,8 @@ def deepen(
     rng : numpy.random.Generator
         Chooses the node (if not given) and zero-path weights.
     node : str, optional
-        The input or a hidden node; random by default.
+        The site: the input or a hidden node (with ``mode="identity"``: one
+        with a relu or identity activation); random by default.
     mode : {"auto", "identity", "zero_path"}
         See above.
 
@@ -90,8 +102,16 @@ def deepen(
     ('identity', ['n0'])
     """
     what = "deepen"
-    sites = deepen_sites(genome, mode)
-    v = str(require_site(node, sites, what) if node is not None else pick(rng, sites, what))
+    check_rng(what, rng)
+    check_choice(what, "mode", mode, DEEPEN_MODES)
+    if node is None:
+        v = str(pick(rng, deepen_sites(genome, mode), what))
+    else:
+        v = check_name(what, "node", node)
+        feeds = is_kind(genome, v, "input", "hidden") and genome.graph.out_degree(v) > 0
+        if not feeds or (mode == "identity" and not is_idempotent(genome, v)):
+            kinds = "a relu or identity" if mode == "identity" else "the input or a"
+            raise not_a_site(what, v, f"{kinds} hidden node with outgoing edges")
     child = genome.copy()
     g = child.graph
     d = fresh_name(child)
@@ -153,14 +173,15 @@ def add_layer(
     rng : numpy.random.Generator
         Chooses the edge (if not given) and the new weights.
     source, target : str, optional
-        An existing edge; random by default (give both or neither).
+        The site: an existing edge; random by default (give both or neither).
     units : int, optional
-        Width of the new node; by default the width of the hidden end of the
-        edge (the source's, else the target's), and 8 for input -> head.
+        Width (>= 1) of the new node; by default the width of the hidden end
+        of the edge (the source's, else the target's), and 8 for input -> head.
     activation : str, optional
-        By default the hidden end's activation (target first), else ``"relu"``.
+        A registered activation; by default the hidden end's activation
+        (target first), else ``"relu"``.
     eps : float
-        Scale of the new outgoing weight.
+        Scale (>= 0) of the new outgoing weight.
 
     Returns
     -------
@@ -176,13 +197,19 @@ def add_layer(
     (['n0'], 4)
     """
     what = "add_layer"
-    sites = add_layer_sites(genome)
-    if (source is None) != (target is None):
-        raise NotApplicable(f"{what}: give both source and target or neither")
-    if source is not None and target is not None:
-        u, w = require_site((source, target), sites, what)
+    check_rng(what, rng)
+    check_pair(what, ("source", "target"), source, target)
+    if units is not None:
+        units = check_int(what, "units", units, minimum=1)
+    if activation is not None:
+        check_choice(what, "activation", activation, ACTIVATIONS)
+    eps = check_float(what, "eps", eps, minimum=0.0)
+    if source is None or target is None:
+        u, w = pick(rng, add_layer_sites(genome), what)
     else:
-        u, w = pick(rng, sites, what)
+        u, w = check_name(what, "source", source), check_name(what, "target", target)
+        if not genome.graph.has_edge(u, w):
+            raise not_a_site(what, (u, w), "an existing edge")
     u, w = str(u), str(w)
     kinds = genome.graph.nodes
     hidden_ends = [x for x in (w, u) if kinds[x]["kind"] == "hidden"]
@@ -228,6 +255,18 @@ def add_skip_sites(genome: Genome) -> list[tuple[str, str]]:
     return out
 
 
+def _is_skip_site(genome: Genome, u: str, v: str) -> bool:
+    """True when ``(u, v)`` is among :func:`add_skip_sites` (checked without listing them)."""
+    g = genome.graph
+    return (
+        is_kind(genome, u, "input", "hidden")
+        and is_kind(genome, v, "hidden", "policy", "value")
+        and u != v
+        and not g.has_edge(u, v)
+        and not nx.has_path(g, v, u)
+    )
+
+
 def add_skip(
     genome: Genome,
     *,
@@ -244,7 +283,8 @@ def add_skip(
     rng : numpy.random.Generator
         Chooses the pair (if not given).
     source, target : str, optional
-        The new edge; random among :func:`add_skip_sites` by default.
+        The site: a new edge; random among :func:`add_skip_sites` by
+        default (give both or neither).
 
     Returns
     -------
@@ -260,13 +300,16 @@ def add_skip(
     True
     """
     what = "add_skip"
-    if (source is None) != (target is None):
-        raise NotApplicable(f"{what}: give both source and target or neither")
-    sites = add_skip_sites(genome)
-    if source is not None and target is not None:
-        u, v = require_site((source, target), sites, what)
+    check_rng(what, rng)
+    check_pair(what, ("source", "target"), source, target)
+    if source is None or target is None:
+        u, v = pick(rng, add_skip_sites(genome), what)
     else:
-        u, v = pick(rng, sites, what)
+        u, v = check_name(what, "source", source), check_name(what, "target", target)
+        if not _is_skip_site(genome, u, v):
+            raise not_a_site(
+                what, (u, v), "a new edge from the input or a hidden node that makes no cycle"
+            )
     child = genome.copy()
     child.add_edge(str(u), str(v))
     return finish(child, genome, rng, what, {"source": u, "target": v})

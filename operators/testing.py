@@ -23,7 +23,8 @@ import torch
 import genomes
 from genomes import Genome
 from genomes.registry import ACTIVATIONS
-from operators.base import NotApplicable, Operator, Preservation, default_inputs, outputs
+from operators.base import NotApplicable, default_inputs, outputs
+from operators.spec import Operator, Preservation
 
 
 def random_genome(
@@ -32,19 +33,25 @@ def random_genome(
     max_hidden: int = 5,
     max_units: int = 6,
     activations: list[str] | None = None,
+    dropped: float = 0.0,
 ) -> Genome:
     """A random valid genome: skips, multi-input nodes, shared or split trunks, both head kinds.
 
     Hidden nodes are created in order; each takes 1-3 inputs from earlier
     nodes, and a hidden node without a consumer feeds a later node or a head.
     Heads take 1-3 inputs. Weights are ``N(0, 1/fan_in)``, biases and
-    ``log_std`` ``N(0, 0.1)``.
+    ``log_std`` ``N(0, 0.1)``. With ``dropped > 0`` each input feature is
+    dropped (see :func:`operators.drop_input`) with that probability, one
+    always kept; with ``dropped=0`` the genome for a seed is the same as
+    before the option existed.
 
     Examples
     --------
     >>> g = random_genome(np.random.default_rng(1))
     >>> g.validate() is g
     True
+    >>> random_genome(np.random.default_rng(1), dropped=0.5).dropped_inputs
+    [1, 2]
     """
     acts = sorted(ACTIVATIONS) if activations is None else activations
     obs = int(rng.integers(1, 6))
@@ -92,6 +99,13 @@ def random_genome(
             later = [*hidden[i + 1 :], "policy", "value"]
             t = later[int(rng.integers(len(later)))]
             g.add_edge(h, t, rng.standard_normal((g.units(t), g.units(h))) / np.sqrt(g.units(h)))
+    if dropped > 0:
+        drop = rng.random(obs) < dropped
+        drop[int(rng.integers(obs))] = False
+        if drop.any():
+            g.meta["dropped_inputs"] = np.flatnonzero(drop).tolist()
+            for v in g.graph.successors("input"):
+                g.graph.edges["input", v]["weight"][:, drop] = 0.0
     return g.validate()
 
 

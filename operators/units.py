@@ -16,14 +16,24 @@ import numpy as np
 from genomes import Genome
 from operators.base import (
     Array,
-    NotApplicable,
     append_units,
     finish,
     incoming_rows,
     init_weight,
+    is_kind,
+    not_a_site,
     pick,
-    require_site,
 )
+from operators.checks import check_float, check_int, check_name, check_rng
+
+
+def _hidden_node(genome: Genome, rng: np.random.Generator, node: str | None, what: str) -> str:
+    """The requested hidden node, or one drawn from :func:`widen_sites`."""
+    if node is None:
+        return str(pick(rng, widen_sites(genome), what))
+    if not is_kind(genome, check_name(what, "node", node), "hidden"):
+        raise not_a_site(what, node, "a hidden node")
+    return node
 
 
 def widen_sites(genome: Genome) -> list[str]:
@@ -60,11 +70,11 @@ def widen(
     rng : numpy.random.Generator
         Chooses the node (if not given), the copied units and the noise.
     node : str, optional
-        A hidden node; random by default.
+        The site: a hidden node; random by default.
     units : int
-        Number of units to add.
+        Number of units to add (>= 1).
     noise : float
-        Scale of the symmetry-breaking outgoing noise (exact either way).
+        Scale (>= 0) of the symmetry-breaking outgoing noise (exact either way).
 
     Returns
     -------
@@ -80,10 +90,10 @@ def widen(
     (6, 4)
     """
     what = "widen"
-    sites = widen_sites(genome)
-    v = str(require_site(node, sites, what) if node is not None else pick(rng, sites, what))
-    if units < 1:
-        raise NotApplicable(f"{what}: expected units >= 1 (got {units})")
+    check_rng(what, rng)
+    units = check_int(what, "units", units, minimum=1)
+    noise = check_float(what, "noise", noise, minimum=0.0)
+    v = _hidden_node(genome, rng, node, what)
     child = genome.copy()
     g = child.graph
     n = child.units(v)
@@ -141,9 +151,11 @@ def split(
     rng : numpy.random.Generator
         Chooses the unit (if not given) and a random ``delta``.
     node, unit : str and int, optional
-        The unit to split; random by default (``unit`` needs ``node``).
+        The site ``(node, unit)``: a unit of a hidden node; random by
+        default. ``node`` alone picks a random unit of it; ``unit`` needs
+        ``node``.
     eps : float
-        Step size.
+        Step size (>= 0).
     delta : sequence of float, optional
         Direction, length ``fan_in + 1``; a random unit vector by default.
         :func:`operators.firefly_grow` passes the splitting-matrix direction.
@@ -161,14 +173,19 @@ def split(
     5
     """
     what = "split"
-    sites = split_sites(genome)
+    check_rng(what, rng)
+    eps = check_float(what, "eps", eps, minimum=0.0)
+    if node is None and unit is not None:
+        raise ValueError(f"{what}: expected node with unit (got unit={unit!r} and no node)")
+    if unit is not None:
+        unit = check_int(what, "unit", unit, minimum=0)
     if node is None:
-        v, j = pick(rng, sites, what)
+        v, j = pick(rng, split_sites(genome), what)
     else:
-        if node not in widen_sites(genome):
-            raise NotApplicable(f"{what}: {node!r} is not a hidden node")
-        j = int(rng.integers(genome.units(node))) if unit is None else unit
-        v, j = require_site((node, j), sites, what)
+        v = _hidden_node(genome, rng, node, what)
+        j = int(rng.integers(genome.units(v))) if unit is None else unit
+        if j >= genome.units(v):
+            raise not_a_site(what, (v, j), f"a unit index < {genome.units(v)}")
     v, j = str(v), int(j)
     child = genome.copy()
     g = child.graph
@@ -179,9 +196,12 @@ def split(
         d = rng.standard_normal(fan)
         d /= np.linalg.norm(d)
     else:
-        d = np.asarray(delta, dtype=np.float64)
-        if d.shape != (fan,):
-            raise ValueError(f"split: expected delta of shape ({fan},) (got {d.shape})")
+        try:
+            d = np.asarray(delta, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}: expected delta to be numbers (got {delta!r:.60})") from None
+        if d.shape != (fan,) or not np.all(np.isfinite(d)):
+            raise ValueError(f"{what}: expected finite delta of shape ({fan},) (got {d.shape})")
     split_in_place(child, v, j, eps, d)
     params: dict[str, Any] = {"node": v, "unit": j, "eps": eps}
     params["delta"] = "random" if delta is None else d.tolist()
@@ -232,11 +252,11 @@ def grow_units(
     rng : numpy.random.Generator
         Chooses the node (if not given) and the new weights.
     node : str, optional
-        A hidden node; random by default.
+        The site: a hidden node; random by default.
     units : int
-        Number of new units.
+        Number of new units (>= 1).
     eps : float
-        Scale of the new outgoing weights.
+        Scale (>= 0) of the new outgoing weights.
 
     Returns
     -------
@@ -251,10 +271,10 @@ def grow_units(
     7
     """
     what = "grow_units"
-    sites = widen_sites(genome)
-    v = str(require_site(node, sites, what) if node is not None else pick(rng, sites, what))
-    if units < 1:
-        raise NotApplicable(f"{what}: expected units >= 1 (got {units})")
+    check_rng(what, rng)
+    units = check_int(what, "units", units, minimum=1)
+    eps = check_float(what, "eps", eps, minimum=0.0)
+    v = _hidden_node(genome, rng, node, what)
     child = genome.copy()
     g = child.graph
     preds = sorted(g.predecessors(v), key=str)

@@ -78,6 +78,12 @@ class DistillConfig:
     """Softmax temperature of the discrete KL."""
     value_coef: float = 0.5
     """Weight of the value MSE against the policy KL."""
+    scale_value: bool = True
+    """Measure the value error in units of the spread of the teacher's values (their
+    standard deviation over the teacher states, at least 1). Raw values run to hundreds of return points
+    on LunarLander, so an unscaled MSE swamps the policy KL: in a shared trunk the
+    critic takes over the features, and everywhere the global gradient clip shrinks
+    the policy's share of each step."""
     lr: float = 1e-2
     """Adam learning rate."""
     max_grad_norm: float = 1.0
@@ -179,15 +185,16 @@ def distill_loss(
     t_out: torch.Tensor,
     t_log_std: Any,
     t_val: torch.Tensor,
+    value_weight: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Total loss, policy KL(teacher || student) and value MSE of the student on a batch."""
+    """Total loss ``kl + value_weight * mse``, policy KL(teacher || student) and value MSE."""
     s_out, s_val = module(x)
     if continuous:
         kl = gaussian_kl(t_out, t_log_std, s_out, module.log_std)
     else:
         kl = kl_divergence_with_logits(t_out, s_out, cfg.temperature)
     mse = value_mse(t_val, s_val)
-    return kl + cfg.value_coef * mse, kl, mse
+    return kl + value_weight * mse, kl, mse
 
 
 class TorchStep:
@@ -195,9 +202,17 @@ class TorchStep:
 
     name = "torch"
 
-    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig):
+    def __init__(
+        self,
+        module: GenomeModule,
+        opt: FlatAdam,
+        head: ActionHead,
+        cfg: DistillConfig,
+        value_weight: float,
+    ):
         self.module, self.opt, self.cfg = module, opt, cfg
         self.continuous = head.continuous
+        self.value_weight = value_weight
 
     def __call__(
         self, x: np.ndarray, t_out: np.ndarray, t_log_std: Any, t_val: np.ndarray
@@ -211,6 +226,7 @@ class TorchStep:
             torch.from_numpy(t_out),
             t_log_std,
             torch.from_numpy(t_val),
+            self.value_weight,
         )
         loss.backward()
         self.opt.clip_and_step(self.cfg.lr, self.cfg.max_grad_norm)
@@ -222,9 +238,17 @@ class NumpyStep:
 
     name = "numpy"
 
-    def __init__(self, module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig):
+    def __init__(
+        self,
+        module: GenomeModule,
+        opt: FlatAdam,
+        head: ActionHead,
+        cfg: DistillConfig,
+        value_weight: float,
+    ):
         self.net = NumpyNet(module)  # reads and writes the module's (flat) memory
         self.opt, self.cfg = opt, cfg
+        self.value_weight = value_weight
 
     def __call__(
         self, x: np.ndarray, t_out: np.ndarray, t_log_std: Any, t_val: np.ndarray
@@ -233,22 +257,52 @@ class NumpyStep:
         kl, g_out = kl_with_logits_numpy(t_out, s_out, self.cfg.temperature)
         mse, g_val = value_mse_numpy(t_val, s_val)
         self.net.backward(
-            g_out.astype(s_out.dtype), (self.cfg.value_coef * g_val).astype(s_val.dtype)
+            g_out.astype(s_out.dtype), (self.value_weight * g_val).astype(s_val.dtype)
         )
         self.opt.clip_and_step(self.cfg.lr, self.cfg.max_grad_norm)
-        return kl + self.cfg.value_coef * mse
+        return kl + self.value_weight * mse
 
 
 def make_step(
-    module: GenomeModule, opt: FlatAdam, head: ActionHead, cfg: DistillConfig
+    module: GenomeModule,
+    opt: FlatAdam,
+    head: ActionHead,
+    cfg: DistillConfig,
+    value_weight: float | None = None,
 ) -> TorchStep | NumpyStep:
-    """The minibatch step for this student, chosen once (see :attr:`DistillConfig.backend`)."""
+    """The minibatch step for this student, chosen once (see :attr:`DistillConfig.backend`).
+
+    ``value_weight`` multiplies the value MSE (default ``cfg.value_coef``; see
+    :func:`value_weight`).
+    """
+    w = cfg.value_coef if value_weight is None else value_weight
     reason = "Box action space" if head.continuous else unsupported_reason(module)
     if cfg.backend == "numpy" and reason is not None:
         raise ValueError(f"distill.backend = 'numpy' cannot run this student: {reason}")
     if cfg.backend == "torch" or reason is not None:
-        return TorchStep(module, opt, head, cfg)
-    return NumpyStep(module, opt, head, cfg)
+        return TorchStep(module, opt, head, cfg, w)
+    return NumpyStep(module, opt, head, cfg, w)
+
+
+def value_weight(cfg: DistillConfig, teacher_values: np.ndarray) -> float:
+    """Weight of the value MSE: ``value_coef``, divided by the teacher values' variance
+    (at least 1) when ``scale_value`` is set, so the error is counted in units of
+    their spread. The floor keeps a near-constant critic (a CartPole teacher's values
+    sit near 50 with a spread of 0.2) from being weighted up.
+
+    Examples
+    --------
+    >>> value_weight(DistillConfig(), np.array([-10.0, 10.0]))
+    0.005
+    >>> value_weight(DistillConfig(), np.array([50.1, 49.9]))
+    0.5
+    >>> value_weight(DistillConfig(scale_value=False), np.array([-10.0, 10.0]))
+    0.5
+    """
+    if not cfg.scale_value or len(teacher_values) < 2:
+        return cfg.value_coef
+    var = float(np.var(teacher_values, dtype=np.float64))
+    return cfg.value_coef / max(var, 1.0)
 
 
 # ----------------------------------------------------------------- distill
@@ -350,13 +404,14 @@ def _distill(
     t_mod.requires_grad_(False)
     head = ActionHead(student)
     opt = FlatAdam([p for p in s_mod.parameters() if p.requires_grad], eps=1e-8, betas=(0.9, 0.999))
-    step = make_step(s_mod, opt, head, cfg)
+    train, probe = states.split(cfg.probe_states)
+    v_weight = value_weight(cfg, train.value)
+    step = make_step(s_mod, opt, head, cfg, v_weight)
     log.backend = step.name
     t_log_std = t_mod.log_std
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     norm = teacher.meta.get("obs_norm")
-    train, probe = states.split(cfg.probe_states)
     seconds = dict.fromkeys(("env", "label", "grad", "probe"), 0.0)
 
     # One buffer for every state the student learns from: the teacher's first,
@@ -386,6 +441,7 @@ def _distill(
                     torch.from_numpy(probe.policy),
                     t_log_std,
                     torch.from_numpy(probe.value),
+                    v_weight,
                 )
             log.checks.append(log.grad_steps)
             log.kl.append(float(kl))

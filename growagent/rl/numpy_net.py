@@ -96,6 +96,8 @@ class NumpyNet:
         self._steps = module.part_steps
         self.policy_index = module.policy_index
         self.value_index = module.value_index
+        dropped = module.dropped_inputs
+        self._dropped = None if dropped is None else dropped.numpy()
         # Each node's sources other than the input, as (position, first row,
         # end row) of its fused weight: the rows the backward pass reads.
         widths = [module.obs_units] + [b.shape[0] for b in self.biases]
@@ -171,6 +173,9 @@ class NumpyNet:
         """Run the part's nodes; outputs by position (0: the input), inputs by node."""
         h: list[Array | None] = [None] * (len(self.weights) + 1)
         inputs: list[Array | None] = [None] * len(self.weights)
+        if self._dropped is not None:  # as GenomeModule does: dropped features read as 0
+            obs = obs.copy()
+            obs[:, self._dropped] = 0.0
         h[0] = obs
         for k in self._steps[part]:
             srcs = self._sources[k]

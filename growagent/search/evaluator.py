@@ -170,7 +170,7 @@ class Evaluator:
         ``loss(module) -> scalar tensor`` (what firefly growth lowers)."""
         import torch
 
-        from growagent.distill.a2d import distill_loss
+        from growagent.distill.a2d import distill_loss, value_weight
 
         states = self._teacher_states()
         d = self.task.distill
@@ -182,9 +182,10 @@ class Evaluator:
         continuous = self.teacher.action_space.get("type") == "box"
         if t_log_std is not None:
             t_log_std = t_log_std.detach()
+        w = value_weight(d, states.value)
 
         def loss(module: Any) -> Any:
-            return distill_loss(module, continuous, d, x, t_out, t_log_std, t_val)[0]
+            return distill_loss(module, continuous, d, x, t_out, t_log_std, t_val, w)[0]
 
         return loss
 

@@ -115,3 +115,25 @@ def test_a_malformed_states_file_is_refused_without_running_code(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a teacher-states file"):
         TeacherStates.load(bad)
+
+
+def test_scaled_value_error_lets_a_shared_trunk_match_the_policy(cartpole_teacher):
+    """A critic spread over hundreds of return points (as on LunarLander) swamps the
+    policy KL in a shared trunk unless its error is counted in units of that spread."""
+    from growagent.distill.states import collect_teacher_states
+
+    st = collect_teacher_states(cartpole_teacher, "CartPole-v1", 1152, seed=0, num_envs=4)
+    # A teacher value with a wide spread that a small trunk cannot fit exactly.
+    wide = 100.0 * np.sin(3.0 * st.obs[:, 2] / st.obs[:, 2].std()) + 50.0 * st.obs[:, 1]
+    st = TeacherStates(st.obs, st.policy, wide.astype(np.float32))
+    kl, mse = {}, {}
+    for shared in (True, False):
+        student = genomes.mlp(4, 2, hidden=[8], activation="relu", shared=shared, seed=0)
+        for scale in (False, True):
+            cfg = small(scale_value=scale, env_steps=0, teacher_states=1024, grad_steps=600)
+            _, log = distill(student, cartpole_teacher, "CartPole-v1", config=cfg, states=st)
+            kl[shared, scale] = log.kl[-1]
+            mse[shared, scale] = (log.value_mse[0], log.value_mse[-1])
+    assert kl[True, True] < 0.5 * kl[True, False]  # the shared trunk now serves the policy
+    first, last = mse[False, True]
+    assert last < 0.95 * first  # a critic of its own still learns with the scaled error

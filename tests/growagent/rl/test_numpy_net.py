@@ -111,3 +111,26 @@ def test_ppo_trains_the_same_with_the_numpy_passes_as_with_autograd(monkeypatch,
         )
     )
     assert moved > 1e-3  # training changed the weights
+
+
+def test_dropped_input_features_read_as_zero_and_get_no_gradient():
+    import operators
+
+    g = genomes.mlp(8, 2, hidden=[4], seed=0)
+    g = operators.drop_input(g, rng=np.random.default_rng(0), feature=3)
+    m = g.compile(torch.float64)
+    for p in m.parameters():
+        p.grad = torch.zeros_like(p)
+    net = NumpyNet(m)
+    x = np.random.default_rng(1).normal(size=(5, 8))
+    pol, val = net.forward(x)
+    ref_pol, ref_val = m(torch.from_numpy(x))
+    np.testing.assert_allclose(pol, ref_pol.detach().numpy(), atol=1e-12)
+    net.backward(np.ones_like(pol), np.ones_like(val))
+    x2 = x.copy()
+    x2[:, 3] += 100.0  # the dropped feature must not change anything
+    np.testing.assert_allclose(net.forward(x2)[0], pol, atol=1e-12)
+    first = m.source_positions[0]
+    assert first[0] == 0  # the first node reads the input: rows 0..7 of its weight
+    assert np.all(net.weight_grads[0][3] == 0.0)
+    assert np.any(net.weight_grads[0][2] != 0.0)

@@ -124,7 +124,7 @@ def test_dropped_input_features_read_as_zero_and_get_no_gradient():
     net = NumpyNet(m)
     x = np.random.default_rng(1).normal(size=(5, 8))
     pol, val = net.forward(x)
-    ref_pol, ref_val = m(torch.from_numpy(x))
+    ref_pol, _ = m(torch.from_numpy(x))
     np.testing.assert_allclose(pol, ref_pol.detach().numpy(), atol=1e-12)
     net.backward(np.ones_like(pol), np.ones_like(val))
     x2 = x.copy()

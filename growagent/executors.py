@@ -84,11 +84,13 @@ class SerialExecutor:
 
 
 def _worker(conn: Connection) -> None:
-    """Worker loop: receive (fn, payload), send ("ok", bytes) or ("error", text)."""
+    """Worker loop: say ("ready", None) once started, then receive (fn, payload) and
+    send ("ok", bytes) or ("error", text)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
+    conn.send(("ready", None))  # a task's clock starts here, not at the slow spawn
     while True:
         try:
             msg = conn.recv()
@@ -118,6 +120,15 @@ class _Slot:
         self.conn.close()
 
 
+def _death(slot: _Slot) -> str:
+    """Why a worker is gone, with its exit code (read after it has been reaped)."""
+    slot.proc.join(1.0)
+    code = slot.proc.exitcode
+    if code is not None and code < 0:
+        return f"worker died (killed by signal {-code})"
+    return f"worker died (exit code {code})"
+
+
 class ProcessExecutor:
     """Run tasks on ``workers`` local processes (spawned once, reused).
 
@@ -141,7 +152,10 @@ class ProcessExecutor:
         self._slots: list[_Slot] = []
 
     def _ensure(self) -> None:
-        self._slots = [s for s in self._slots if s.proc.is_alive()]
+        # A dead slot still holding a task stays until run() has collected or
+        # re-queued that task (dropping it with the slot would lose the task and
+        # leave run() waiting for it forever).
+        self._slots = [s for s in self._slots if s.proc.is_alive() or s.task is not None]
         while len(self._slots) < self.workers:
             self._slots.append(_Slot(self._ctx))
 
@@ -166,16 +180,19 @@ class ProcessExecutor:
                 i = slot.task
                 assert i is not None
                 outcome: tuple[str, Any] | None = None
-                if slot.conn in ready:
+                if slot.conn in ready or slot.conn.poll():
                     try:
                         outcome = slot.conn.recv()
                     except (EOFError, OSError):
-                        outcome = ("died", f"worker died (exit code {slot.proc.exitcode})")
+                        outcome = ("died", _death(slot))
                 elif slot.proc.sentinel in ready or not slot.proc.is_alive():
-                    outcome = ("died", f"worker died (exit code {slot.proc.exitcode})")
+                    outcome = ("died", _death(slot))
                 elif now - slot.started > self.timeout:
                     outcome = ("died", f"timed out after {self.timeout:g} s")
                 if outcome is None:
+                    continue
+                if outcome[0] == "ready":  # the worker has started: time the task from now
+                    slot.started = now
                     continue
                 slot.task = None
                 kind, value = outcome

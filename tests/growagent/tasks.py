@@ -33,3 +33,9 @@ def sleep_once(payload: bytes) -> bytes:
         marker.write_text("slept")
         time.sleep(60)
     return b"woke"
+
+
+def sleep_for(payload: bytes) -> bytes:
+    """Sleep ``float(payload)`` seconds, then answer with this worker's pid."""
+    time.sleep(float(payload.decode()))
+    return str(os.getpid()).encode()

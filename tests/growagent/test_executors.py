@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from growagent.executors import ProcessExecutor, SerialExecutor, make_executor
@@ -58,3 +60,35 @@ def test_ray_executor_runs_tasks_on_local_cluster():
         assert failed[0].output is None and failed[0].attempts == 2
     finally:
         ray.shutdown()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_the_caller_handles_a_result_does_not_hang_the_run():
+    """Issue 15 (1): the dead slot's task was dropped with it, so the run waited forever."""
+    import os
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("the process executor hung after a worker died")
+
+    ex = ProcessExecutor(workers=2, timeout=60.0, retries=1)
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(90)  # a hang fails the test instead of blocking the suite
+    try:
+        ex._ensure()
+        pids = {s.proc.pid for s in ex._slots}
+        got = []
+        for r in ex.run("tests.growagent.tasks:sleep_for", [b"8", b"0.5"]):
+            got.append(r)
+            if len(got) == 1:  # the short task is back; the long one's worker dies now
+                (other,) = pids - {int(r.output)}
+                os.kill(other, signal.SIGKILL)
+                time.sleep(1.0)
+        by = _by_index(got)
+        assert set(by) == {0, 1}
+        assert by[1].output is not None and by[0].output is not None
+        assert by[0].attempts == 2  # the killed task was run again
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        ex.close()

@@ -12,8 +12,9 @@ and repeat, for ``steps`` steps or until the return reaches ``target``:
    this step becomes the current network if it lowers the loss.
 
 An optional pruning phase (``prune_steps``) then removes the least
-important units or a node (:func:`operators.prune_units`,
-:func:`operators.remove_node`) and keeps a child whose return stays within
+important units, a node or, once no hidden node is left, an input feature
+(:func:`operators.prune_units`, :func:`operators.remove_node`,
+:func:`operators.drop_input`) and keeps a child whose return stays within
 ``prune_tolerance`` of the best one. Every step's genome is in the archive,
 so the path traces a front of return against size.
 """
@@ -126,11 +127,13 @@ class FireflyDescent:
         return None
 
     def prune(self, parent: Genome, rng: np.random.Generator) -> Genome | None:
-        for name in ("prune_units", "remove_node"):
+        """Units first, then whole nodes, then (below the linear floor) input features."""
+        for name in ("prune_units", "remove_node", "drop_input"):
             spec = operators.REGISTRY[name]
-            if spec.sites(parent):
+            sites = spec.sites(parent)
+            if sites:
                 try:
-                    return spec.fn(parent, rng=rng)
+                    return spec.apply(parent, operators.pick(rng, sites, name), rng=rng)
                 except operators.NotApplicable:
                     continue
         return None

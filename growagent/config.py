@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import tomli_w
+
 from growagent.assess import TaskConfig
 from growagent.mapping import ConfigError, from_mapping, to_mapping
 
@@ -364,6 +366,29 @@ class RunConfig:
         if data["assess"]["distill"] is None:
             data["assess"]["distill"] = False
         return data
+
+    def to_toml(self) -> str:
+        """The resolved config as TOML that :func:`load_config` reads back to an equal config.
+
+        TOML has no null: a ``None`` whose default is ``None`` too is left out, and any
+        other ``None`` (``assess.threads = None``) is written ``false``, which the loader
+        reads back as ``None`` for a field that takes ``None`` and is not a bool.
+        """
+        defaults = RunConfig(env=self.env).to_dict()
+        return tomli_w.dumps(_without_none(self.to_dict(), defaults))
+
+
+def _without_none(data: dict[str, Any], defaults: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        if isinstance(value, dict):
+            out[key] = _without_none(value, default)
+        elif value is not None:
+            out[key] = value
+        elif default is not None:
+            out[key] = False
+    return out
 
 
 def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:

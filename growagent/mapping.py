@@ -37,6 +37,8 @@ def _check(value: Any, hint: Any, where: str) -> Any:
     if hint is Any:
         return value
     if origin in (typing.Union, types.UnionType):
+        if value is False and type(None) in args and bool not in args:
+            return None  # TOML has no null: `false` stands for None (RunConfig.to_toml)
         tables = [a for a in args if dataclasses.is_dataclass(a)]
         if isinstance(value, Mapping) and len(tables) == 1:
             return _check(value, tables[0], where)  # its own error names the bad key

@@ -27,7 +27,6 @@ from growagent.search.driver import drive, make_strategy
 from growagent.search.evaluator import Evaluator
 from growagent.search.evolution import EvolutionError
 from growagent.search.reporters import Reporter, default_reporters
-from growagent.tomlwrite import dumps as toml_dumps
 
 
 @dataclass
@@ -130,7 +129,7 @@ def run(
             f"{run_dir} already holds a run; use 'growagent resume {run_dir}' or another --out"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_text(toml_dumps(cfg.to_dict()), encoding="utf-8")
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
     with Archive(run_dir / "archive.sqlite") as a:
         a.set_meta("status", "running")
     return _execute(cfg, run_dir, resume=False, quiet=quiet, reporters=reporters)

@@ -2,9 +2,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
+import tomli_w
 
 from growagent.mapping import ConfigError, from_mapping, to_mapping
-from growagent.tomlwrite import dumps
 
 
 @dataclass
@@ -55,4 +55,4 @@ def test_toml_round_trip():
     import tomllib
 
     cfg = from_mapping(Outer, {"widths": [1, 2], "inner": {"kind": "b"}, "weights": {"w": 1.5}})
-    assert from_mapping(Outer, tomllib.loads(dumps(to_mapping(cfg)))) == cfg
+    assert from_mapping(Outer, tomllib.loads(tomli_w.dumps(to_mapping(cfg)))) == cfg

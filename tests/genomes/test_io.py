@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +273,16 @@ def test_obs_norm_and_lineage_round_trip() -> None:
     back = genomes.loads(genomes.dumps(g))
     assert back.meta["obs_norm"] == g.meta["obs_norm"]
     assert back.id == "g42" and back.meta["lineage"]["parents"] == ["g7"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_save_writes_with_the_umask_mode_and_leaves_no_temp_file(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    old = os.umask(umask)
+    try:
+        path = genomes.save(genomes.minimal(3, 2), tmp_path / "g.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode  # as open(path, "w") would give
+    assert [p.name for p in tmp_path.iterdir()] == ["g.json"]

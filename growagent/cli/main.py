@@ -202,9 +202,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     genome = _load_genome_or_run(args.genome)
     assert isinstance(genome, Genome)
-    out = args.out or str(
-        Path(args.genome).with_suffix(".pt" if args.format == "torchscript" else ".onnx")
+    suffix = ".pt" if args.format == "torchscript" else ".onnx"
+    source = Path(args.genome)
+    # a run's champion goes inside the run (RUN_DIR/export/), a genome file's beside it
+    default = (
+        source / "export" / f"champion{suffix}" if source.is_dir() else source.with_suffix(suffix)
     )
+    out = args.out or str(default)
     print(f"exported: {export_policy(genome, out, fmt=args.format)}")
     return 0
 
@@ -217,10 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="launch a search from a TOML config")
     r.add_argument("config", help="run config (TOML), e.g. runs/cartpole.toml")
-    r.add_argument("--out", help="run directory (default: <out>/<name> from the config)")
-    r.add_argument("--workers", type=int, help="parallel workers (default: one per core)")
+    r.add_argument("-o", "--out", help="run directory (default: <out>/<name> from the config)")
+    r.add_argument("-w", "--workers", type=int, help="parallel workers (default: one per core)")
     r.add_argument("--executor", choices=["serial", "process", "ray"])
-    r.add_argument("--seed", type=int, help="override the config's master seed")
+    r.add_argument("-s", "--seed", type=int, help="override the config's master seed")
     r.add_argument(
         "--strategy",
         choices=["evolution", "random", "firefly", "metaqnn"],
@@ -231,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("resume", help="continue a run from its archive")
     s.add_argument("run_dir")
-    s.add_argument("--workers", type=int)
+    s.add_argument("-w", "--workers", type=int)
     s.add_argument("--executor", choices=["serial", "process", "ray"])
-    s.add_argument("--generations", type=int, help="raise the total number of generations")
+    s.add_argument("-g", "--generations", type=int, help="raise the total number of generations")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_resume)
 
@@ -245,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a genome on an environment")
     e.add_argument("genome", help="genome JSON file or run directory")
     e.add_argument("--env", help="gymnasium id (default: the one stored in the genome)")
-    e.add_argument("--episodes", type=int, default=20)
-    e.add_argument("--seed", type=int, default=10_000, help="first episode seed")
+    e.add_argument("-n", "--episodes", type=int, default=20)
+    e.add_argument("-s", "--seed", type=int, default=10_000, help="first episode seed")
     e.add_argument("--render-video", help="write one episode as a GIF here")
     e.set_defaults(func=cmd_eval)
 
@@ -256,8 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export a standalone policy (obs -> action)")
     x.add_argument("genome", help="genome JSON file or run directory")
-    x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
-    x.add_argument("--out", help="output file")
+    x.add_argument("-f", "--format", choices=["torchscript", "onnx"], default="torchscript")
+    x.add_argument(
+        "-o",
+        "--out",
+        help="output file (default: RUN_DIR/export/champion.pt for a run, "
+        "beside a genome file otherwise)",
+    )
     x.set_defaults(func=cmd_export)
     return p
 

@@ -55,6 +55,25 @@ def test_show_and_export_a_genome(tmp_path):
     assert torch.equal(policy(obs), expected)
 
 
+def test_export_of_a_run_writes_inside_the_run(tmp_path):
+    run = tmp_path / "run"
+    genomes.save(genomes.mlp(4, 2, hidden=[8]), run / "champion.json")
+    out = cli("export", run, check=True).stdout
+    target = run / "export" / "champion.pt"
+    assert target.stat().st_size > 0
+    assert f"exported: {target}" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing beside the run
+
+
+def test_short_flags(tmp_path):
+    g = genomes.mlp(4, 2, hidden=[8])
+    path = genomes.save(g, tmp_path / "g.json")
+    cli("export", path, "-f", "onnx", "-o", tmp_path / "p.onnx", check=True)
+    assert (tmp_path / "p.onnx").stat().st_size > 0
+    out = cli("eval", path, "--env", "CartPole-v1", "-n", "2", "-s", "7", check=True).stdout
+    assert "over 2 episodes (episode seeds drawn from --seed 7)" in out
+
+
 @pytest.mark.parametrize(
     "content, needle",
     [

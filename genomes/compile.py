@@ -37,6 +37,10 @@ class GenomeModule(nn.Module):
     module was compiled with ``part="policy"``). ``log_std`` is a parameter
     for a Box action space, else ``None``.
 
+    A plain network (:attr:`Genome.is_plain`) returns ``(out, None)``, as a
+    policy-only module does, so code written for compiled genomes runs on
+    it unchanged; :meth:`policy` returns ``out`` alone.
+
     Attributes
     ----------
     node_names : list of str
@@ -58,6 +62,8 @@ class GenomeModule(nn.Module):
     part_steps : dict of str to list of int
         For each part this module can compute (``"all"``, ``"policy"``,
         ``"value"``), the computed nodes it needs, in evaluation order.
+    plain : bool
+        The genome is a plain network (no value head).
     dropped_inputs : Tensor or None
         The genome's dropped input features (int64 index), set to zero in
         every observation: their weights get no gradient and stay zero.
@@ -69,10 +75,16 @@ class GenomeModule(nn.Module):
     >>> logits, value = m(torch.zeros(3, 4))
     >>> tuple(logits.shape), tuple(value.shape)
     ((3, 2), (3,))
+    >>> net = genomes.network(4, 1, hidden=[8]).compile()
+    >>> out, none = net(torch.zeros(3, 4))
+    >>> tuple(out.shape), none
+    ((3, 1), None)
     """
 
     def __init__(self, genome: Genome, dtype: torch.dtype, part: Part = "all"):
         super().__init__()
+        if part == "value" and genome.is_plain:
+            raise GenomeError("Part 'value': expected a value head (got none: a plain network)")
         keep = genome.part_nodes(part)
         order = [n for n in genome.topological_order() if n in keep]
         inp = genome.input_node
@@ -102,12 +114,16 @@ class GenomeModule(nn.Module):
         self.source_positions = sources_index
         self.part = part
         self.policy_index = index[genome.policy_node] if genome.policy_node in keep else -1
-        self.value_index = index[genome.value_node] if genome.value_node in keep else -1
+        self.plain = plain = genome.is_plain
+        self.value_index = (
+            -1 if plain or genome.value_node not in keep else index[genome.value_node]
+        )
         # One plan per part this module can compute: the steps it needs, in order.
         heads = (self.policy_index, self.value_index)
         self._plans: dict[str, list[_Step]] = {}
         self.part_steps: dict[str, list[int]] = {}
-        for p in ("all", "policy", "value") if part == "all" else (part,):
+        parts: tuple[Part, ...] = ("all", "policy") if plain else ("all", "policy", "value")
+        for p in parts if part == "all" else (part,):
             needed = genome.part_nodes(p)
             steps = [k for k, n in enumerate(self.node_names) if n in needed]
             self.part_steps[p] = steps
@@ -166,7 +182,8 @@ class GenomeModule(nn.Module):
         True
         """
         if self.value_index < 0:
-            raise GenomeError(f"A module compiled for part {self.part!r} has no value head")
+            what = "a plain network" if self.plain else f"part {self.part!r}"
+            raise GenomeError(f"A module compiled for {what} has no value head")
         out = self._run(obs, self._plans["value"])[self.value_index]
         assert out is not None
         return out.squeeze(-1)

@@ -1,14 +1,22 @@
-"""Factories for common genomes: :func:`mlp` and :func:`minimal`."""
+"""Factories for common genomes: :func:`mlp` and :func:`minimal` (actor-critic) and
+:func:`network` (a plain network with one output head)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from genomes.genome import Genome
-from genomes.spaces import SpaceLike, describe_action_space, describe_observation_space, flat_size
+from genomes.spaces import (
+    SpaceLike,
+    describe_action_space,
+    describe_observation_space,
+    flat_size,
+    normalise,
+)
 
 
 def orthogonal(rows: int, cols: int, gain: float, rng: np.random.Generator) -> NDArray[np.float64]:
@@ -114,3 +122,81 @@ def minimal(observation_space: SpaceLike, action_space: SpaceLike, seed: int = 0
     15
     """
     return mlp(observation_space, action_space, hidden=(), seed=seed)
+
+
+def output_space(outputs: Any) -> dict[str, Any]:
+    """Describe a plain network's output: an int or shape tuple is a box of that shape.
+
+    A description dict (``box``, or ``discrete`` for class logits) is kept.
+
+    >>> output_space(1), output_space((2, 3))
+    ({'type': 'box', 'shape': [1]}, {'type': 'box', 'shape': [2, 3]})
+    """
+    if isinstance(outputs, dict):
+        return describe_action_space(outputs)
+    desc = normalise({"type": "box", "shape": outputs})
+    if not isinstance(desc["shape"], list):
+        raise TypeError(
+            f"Expected the outputs as an int, a shape tuple or a space dict (got {outputs!r})"
+        )
+    return dict(desc)
+
+
+def network(
+    inputs: SpaceLike,
+    outputs: Any,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "tanh",
+    seed: int = 0,
+) -> Genome:
+    """A plain multilayer perceptron: one output head, no value head, no ``log_std``.
+
+    For uses outside RL (regression, classification, any NAS on a
+    feed-forward network). The nodes are ``input``, ``h0``, ``h1``, ... and
+    ``output`` (of kind ``policy``, the genome's only head). Every operator
+    and :func:`operators.testing.check_preservation` accept it, and
+    ``compile()`` gives a module whose ``forward(x)`` returns ``(out, None)``
+    (``module.policy(x)`` returns ``out`` alone).
+
+    Weights are orthogonal (gain sqrt(2) for hidden layers, 1 for the
+    output), biases zero.
+
+    Parameters
+    ----------
+    inputs : int, tuple of int or dict
+        Input size or shape (inputs are flattened), or a box description.
+    outputs : int, tuple of int or dict
+        Output size or shape; stored as ``meta["action_space"] = {"type":
+        "box", "shape": [...]}``. A ``{"type": "discrete", "n": n}`` dict
+        marks the outputs as class logits.
+    hidden : sequence of int
+        Widths of the hidden layers (empty: a linear model).
+    activation : str
+        Activation of the hidden layers (a name in ``genomes.ACTIVATIONS``).
+    seed : int
+        Seed of the initialisation.
+
+    Returns
+    -------
+    Genome
+        With :attr:`Genome.is_plain` true.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = network(3, 1, hidden=[8], activation="relu")
+    >>> g.num_params(), g.macs(), g.output_node
+    (41, 32, 'output')
+    >>> out, _ = g.compile()(torch.zeros(5, 3))
+    >>> tuple(out.shape)
+    (5, 1)
+    """
+    rng = np.random.default_rng(seed)
+    obs = describe_observation_space(inputs)
+    out = output_space(outputs)
+    g = Genome(meta={"observation_space": obs, "action_space": out})
+    g.add_node("input", kind="input", units=flat_size(obs))
+    g.add_node("output", kind="policy", units=flat_size(out), activation="identity")
+    last = _chain(g, "h", hidden, activation, rng)
+    g.add_edge(last, "output", orthogonal(g.units("output"), g.units(last), 1.0, rng))
+    return g.validate()

@@ -1,9 +1,11 @@
 """The :class:`Genome`: a DAG of unit groups with weights.
 
 Every node but the input computes ``h_v = act_v(b_v + sum_{u->v} W_uv @ h_u)``.
-Weights live as float64 NumPy arrays on the graph (``bias`` and, on a Box
-policy head, ``log_std`` on nodes; ``weight`` of shape ``[units_v, units_u]``
-on edges), so operators can be checked exactly in float64 and a float32
+An actor-critic genome has a policy head and a value head; a *plain network*
+(``genomes.network``, ``genomes.from_sequential``) has the policy head as its
+only output, no value head and no ``log_std``. Weights live as float64 NumPy
+arrays on the graph (``bias`` and, on a Box policy head, ``log_std`` on
+nodes; ``weight`` of shape ``[units_v, units_u]`` on edges), so operators can be checked exactly in float64 and a float32
 module writes its weights back without loss.
 """
 
@@ -32,7 +34,7 @@ from genomes.errors import (
     UnreachableError,
 )
 from genomes.registry import ACTIVATIONS, KINDS
-from genomes.spaces import flat_size
+from genomes.spaces import flat_size, normalise
 
 if TYPE_CHECKING:
     import torch
@@ -95,7 +97,8 @@ class Genome:
         The graph; copied. Empty by default.
     meta : dict, optional
         Metadata: ``observation_space``, ``action_space``, ``obs_norm``,
-        ``lineage``, ``tags``. Deep-copied.
+        ``lineage``, ``tags``. Deep-copied; a space's ``shape`` given as an
+        int or a tuple is stored as a list (:func:`genomes.spaces.normalise`).
 
     Examples
     --------
@@ -110,6 +113,9 @@ class Genome:
     def __init__(self, graph: nx.DiGraph | None = None, meta: dict[str, Any] | None = None):
         self.graph: nx.DiGraph = nx.DiGraph() if graph is None else _copy.deepcopy(graph)
         self.meta: dict[str, Any] = {} if meta is None else _copy.deepcopy(meta)
+        for key in ("observation_space", "action_space"):
+            if key in self.meta:
+                self.meta[key] = normalise(self.meta[key])
         self.meta.setdefault("tags", {})
         self.meta.setdefault("lineage", {"id": None, "parents": [], "operator": None, "params": {}})
         self.meta.setdefault("obs_norm", None)
@@ -172,8 +178,28 @@ class Genome:
 
     @property
     def value_node(self) -> str:
-        """Name of the value head."""
+        """Name of the value head (:class:`HeadError` for a plain network, which has none)."""
+        found = self.nodes_of_kind("value")
+        if not found:
+            raise HeadError("Expected a 'value' head (got none: this genome is a plain network)")
         return self._unique("value")
+
+    @property
+    def output_node(self) -> str:
+        """Name of the main output: the policy head (a plain network's only head)."""
+        return self.policy_node
+
+    @property
+    def is_plain(self) -> bool:
+        """True for a plain network: the policy head is its only output (no value head).
+
+        Examples
+        --------
+        >>> import genomes
+        >>> genomes.network(3, 1, hidden=[4]).is_plain, genomes.mlp(3, 1).is_plain
+        (True, False)
+        """
+        return not self.nodes_of_kind("value")
 
     @property
     def hidden_nodes(self) -> list[str]:
@@ -216,9 +242,14 @@ class Genome:
         return list(nx.lexicographical_topological_sort(self.graph, key=str))
 
     def part_nodes(self, part: Part = "all") -> set[str]:
-        """Nodes needed to compute ``part``: ``"policy"``, ``"value"`` or ``"all"``."""
+        """Nodes needed to compute ``part``: ``"policy"``, ``"value"`` or ``"all"``.
+
+        The value part of a plain network is empty.
+        """
         if part == "all":
             return set(self.graph.nodes)
+        if part == "value" and self.is_plain:
+            return set()
         head = self.policy_node if part == "policy" else self.value_node
         return set(nx.ancestors(self.graph, head)) | {head}
 
@@ -273,20 +304,24 @@ class Genome:
             raise InputError(
                 f"Input node {inp!r}: expected no incoming edges (got {list(g.predecessors(inp))})"
             )
-        for kind in ("policy", "value"):
-            heads = self.nodes_of_kind(kind)
-            if len(heads) != 1:
-                raise HeadError(f"Expected exactly one {kind!r} head (got {len(heads)}: {heads})")
-            head = heads[0]
+        policies, values = self.nodes_of_kind("policy"), self.nodes_of_kind("value")
+        if len(policies) != 1:
+            raise HeadError(f"Expected exactly one 'policy' head (got {len(policies)}: {policies})")
+        if len(values) > 1:
+            raise HeadError(
+                f"Expected one 'value' head, or none in a plain network (got {len(values)}: {values})"
+            )
+        heads = policies + values
+        for head in heads:
             if g.out_degree(head):
                 raise HeadError(
                     f"Head {head!r}: expected no outgoing edges (got {list(g.successors(head))})"
                 )
-        value = self.nodes_of_kind("value")[0]
-        if g.nodes[value]["units"] != 1:
-            raise HeadError(
-                f"Value head {value!r}: expected 1 unit (got {g.nodes[value]['units']})"
-            )
+        for value in values:
+            if g.nodes[value]["units"] != 1:
+                raise HeadError(
+                    f"Value head {value!r}: expected 1 unit (got {g.nodes[value]['units']})"
+                )
         try:
             cycle = nx.find_cycle(g)
         except nx.NetworkXNoCycle:
@@ -298,8 +333,8 @@ class Genome:
         self._validate_spaces()
         self._validate_dropped_inputs()
         reach_in = nx.descendants(g, inp) | {inp}
-        reach_out = {self.policy_node, self.value_node}
-        for h in (self.policy_node, self.value_node):
+        reach_out = set(heads)
+        for h in heads:
             reach_out |= nx.ancestors(g, h)
         for n in self.topological_order():
             if n not in reach_in:
@@ -344,6 +379,13 @@ class Genome:
                 f"Policy head {pol!r}: expected {act} units for the action space (got {self.units(pol)})"
             )
         has_log_std = "log_std" in self.graph.nodes[pol]
+        if self.is_plain:
+            if has_log_std:
+                raise HeadError(
+                    f"Policy head {pol!r}: expected no log_std in a plain network "
+                    "(no value head); an actor-critic genome needs a value head"
+                )
+            return
         if self.is_continuous and not has_log_std:
             raise HeadError(
                 f"Policy head {pol!r}: expected a log_std for a box action space (got none)"

@@ -33,9 +33,10 @@ def num_params(genome: Genome, part: Part = "all") -> int:
     """Trainable scalars needed to compute ``part``.
 
     ``"policy"`` counts what acting needs at deployment (the policy head, its
-    ancestors and ``log_std``); ``"value"`` the critic; ``"all"`` everything,
-    shared nodes once. Weights from dropped input features
-    (:attr:`Genome.dropped_inputs`) are fixed at zero and do not count.
+    ancestors and ``log_std``); ``"value"`` the critic (nothing in a plain
+    network); ``"all"`` everything, shared nodes once. Weights from dropped
+    input features (:attr:`Genome.dropped_inputs`) are fixed at zero and do
+    not count.
 
     Examples
     --------
@@ -123,6 +124,14 @@ def summary(genome: Genome) -> str:
     policy  policy  2      identity    input   8
     value   value   1      identity    input   4
     total: 12 parameters (policy 8, value 4); 9 MACs (policy 6)
+
+    A plain network has one head, so the total is the whole story:
+
+    >>> print(genomes.network(3, 2, hidden=[]).summary())  # doctest: +NORMALIZE_WHITESPACE
+    node    kind    units  activation  inputs  params
+    input   input   3      -           -       0
+    output  policy  2      identity    input   8
+    total: 8 parameters; 6 MACs
     """
     rows = [("node", "kind", "units", "activation", "inputs", "params")]
     for n in genome.topological_order():
@@ -133,9 +142,12 @@ def summary(genome: Genome) -> str:
         rows.append((str(n), d["kind"], str(d["units"]), act, inputs, str(_node_params(genome, n))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.append(
-        f"total: {num_params(genome)} parameters (policy {num_params(genome, 'policy')}, "
-        f"value {num_params(genome, 'value')}); {macs(genome)} MACs "
-        f"(policy {macs(genome, 'policy')})"
-    )
+    if genome.is_plain:
+        lines.append(f"total: {num_params(genome)} parameters; {macs(genome)} MACs")
+    else:
+        lines.append(
+            f"total: {num_params(genome)} parameters (policy {num_params(genome, 'policy')}, "
+            f"value {num_params(genome, 'value')}); {macs(genome)} MACs "
+            f"(policy {macs(genome, 'policy')})"
+        )
     return "\n".join(lines)

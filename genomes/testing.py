@@ -41,6 +41,7 @@ def random_genome(
     activations: Sequence[str] | None = None,
     weight_scale: float = 1.0,
     random_names: bool = False,
+    value_head: bool = True,
 ) -> Genome:
     """A random valid genome, drawn from ``rng`` only (same seed, same genome).
 
@@ -82,6 +83,10 @@ def random_genome(
     random_names : bool
         Use random node names (including for the input and heads) instead of
         ``input``, ``policy``, ``value``, ``h0``, ``h1`` ... .
+    value_head : bool
+        False draws a plain network (``genome.is_plain``): no value head, no
+        ``log_std``, one shared trunk. True (the default) draws the same
+        genomes as before the option existed.
 
     Returns
     -------
@@ -97,6 +102,8 @@ def random_genome(
     >>> a = random_genome(np.random.default_rng(7), random_names=True)
     >>> b = random_genome(np.random.default_rng(7), random_names=True)
     >>> a.to_dict() == b.to_dict()
+    True
+    >>> random_genome(np.random.default_rng(1), value_head=False).is_plain
     True
     """
     acts = list(ACTIVATIONS) if activations is None else list(activations)
@@ -116,7 +123,12 @@ def random_genome(
         n_act = int(rng.integers(1 if box else 2, 5))
     else:
         n_act = int(n_actions)
-    layout: Trunk = trunk or ("shared", "separate", "partial")[int(rng.integers(3))]
+    if not value_head and trunk not in (None, "shared"):
+        raise ValueError(f"Expected trunk 'shared' for a plain network (got {trunk!r})")
+    if not value_head:
+        layout: Trunk = "shared"
+    else:
+        layout = trunk or ("shared", "separate", "partial")[int(rng.integers(3))]
     n_hidden = int(rng.integers(min_hidden, max_hidden + 1))
 
     used: set[str] = set()
@@ -192,13 +204,15 @@ def random_genome(
         connect(node, grp, fresh=False)
         hidden.append((node, grp))
 
-    log_std = rng.normal(0, 0.3, n_act) if box else None
+    log_std = rng.normal(0, 0.3, n_act) if box and value_head else None
     pol = name("policy")
     g.add_node(pol, kind="policy", units=n_act, bias=rng.normal(0, 0.1, n_act), log_std=log_std)
-    val = name("value")
-    g.add_node(val, kind="value", units=1, bias=rng.normal(0, 0.1, 1))
+    if value_head:
+        val = name("value")
+        g.add_node(val, kind="value", units=1, bias=rng.normal(0, 0.1, 1))
     # Heads read from their group; dead-end nodes of a group feed its head, and
     # shared dead ends feed the policy (a "partial" trunk's critic may also see them).
     connect(pol, "policy", fresh=True)
-    connect(val, "value", fresh=True)
+    if value_head:
+        connect(val, "value", fresh=True)
     return g.validate()

@@ -246,17 +246,27 @@ def input_batch(genome: Genome, rng: np.random.Generator, inputs: Any, n: int, w
 
 
 def outputs(genome: Genome, inputs: Array, dtype: torch.dtype = torch.float64) -> Array:
-    """Policy output and value side by side, ``[batch, units_policy + 1]``, as float64."""
+    """Policy output and value side by side, ``[batch, units_policy + 1]``, as float64.
+
+    A plain network has no value: its output alone, ``[batch, units_policy]``.
+
+    >>> import genomes
+    >>> outputs(genomes.minimal(3, 2), np.ones((4, 3))).shape
+    (4, 3)
+    >>> outputs(genomes.network(3, 2, hidden=[]), np.ones((4, 3))).shape
+    (4, 2)
+    """
     module = genome.compile(dtype=dtype)
     with torch.no_grad():
         pol, val = module(torch.as_tensor(np.asarray(inputs), dtype=dtype))
-    assert val is not None
-    out = torch.cat([pol, val[:, None]], dim=1)
+    out = pol if val is None else torch.cat([pol, val[:, None]], dim=1)
     return np.asarray(out.double().numpy(), dtype=np.float64)
 
 
 def output_change(parent: Genome, child: Genome, inputs: Array) -> dict[str, float]:
     """The measured change of the outputs (policy and value) on ``inputs`` in float64.
+
+    For a plain network, of its one output.
 
     Returns ``{"max_abs", "rms", "rel"}``; ``rel`` is ``max_abs`` over the
     parent's largest absolute output (at least 1).

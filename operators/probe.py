@@ -4,8 +4,9 @@
 parameter per edge, and keeps ``z[node]`` and ``h[node]`` of the last forward
 pass (with gradients retained), which first- and second-order importance
 scores need. It has the compiled module's interface (``forward(obs) ->
-(policy_out, value)``, ``log_std``), so a ``loss_fn`` written for a compiled
-genome works on it unchanged. Like the compiled module, it reads the genome's
+(policy_out, value)``, ``log_std``; ``value`` is ``None`` for a plain
+network), so a ``loss_fn`` written for a compiled genome works on it
+unchanged. Like the compiled module, it reads the genome's
 dropped input features as 0.
 """
 
@@ -65,7 +66,7 @@ class ProbeNet(nn.Module):
                 self.weights.append(nn.Parameter(w))
         self.acts = {n: ACTIVATIONS[g.nodes[n]["activation"]].torch_fn for n in self.order}
         self.policy_node = genome.policy_node
-        self.value_node = genome.value_node
+        self.value_node: str | None = None if genome.is_plain else genome.value_node
         pol = g.nodes[self.policy_node]
         self.log_std: nn.Parameter | None = None
         if "log_std" in pol:
@@ -84,8 +85,11 @@ class ProbeNet(nn.Module):
         b: nn.Parameter = self.biases[self.node_index[v]]
         return b
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(policy_out [batch, units], value [batch])``; fills ``z`` and ``h``."""
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(policy_out [batch, units], value [batch])``; fills ``z`` and ``h``.
+
+        ``value`` is ``None`` for a plain network.
+        """
         x = obs.reshape(obs.shape[0], -1)
         if len(self.dropped):
             x = x.index_fill(1, self.dropped, 0.0)
@@ -103,4 +107,6 @@ class ProbeNet(nn.Module):
             self.z[n] = z
             h[n] = out
         self.h = h
+        if self.value_node is None:
+            return h[self.policy_node], None
         return h[self.policy_node], h[self.value_node].squeeze(-1)

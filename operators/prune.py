@@ -54,7 +54,7 @@ def unit_importance(
     and outgoing edges. ``taylor``: first-order Taylor estimate of the output
     change when unit ``j`` is replaced by its batch mean,
     ``mean_b sum_k ((h_bj - mean(h_j)) * d y_bk / d h_bj)**2`` over the
-    policy and value outputs ``y``.
+    policy and value outputs ``y`` (the one output of a plain network).
 
     Examples
     --------
@@ -72,7 +72,7 @@ def unit_importance(
         return np.asarray(np.linalg.norm(w_in, axis=1) * np.linalg.norm(w_out, axis=0))
     net = ProbeNet(genome, torch.float64)
     pol, val = net(torch.as_tensor(inputs))
-    y = torch.cat([pol, val[:, None]], dim=1)
+    y = pol if val is None else torch.cat([pol, val[:, None]], dim=1)
     h = net.h[node]
     centred = (h - h.mean(dim=0)).detach()
     score = torch.zeros(h.shape[1], dtype=torch.float64)

@@ -34,6 +34,7 @@ def random_genome(
     max_units: int = 6,
     activations: list[str] | None = None,
     dropped: float = 0.0,
+    value_head: bool = True,
 ) -> Genome:
     """A random valid genome: skips, multi-input nodes, shared or split trunks, both head kinds.
 
@@ -43,7 +44,9 @@ def random_genome(
     ``log_std`` ``N(0, 0.1)``. With ``dropped > 0`` each input feature is
     dropped (see :func:`operators.drop_input`) with that probability, one
     always kept; with ``dropped=0`` the genome for a seed is the same as
-    before the option existed.
+    before the option existed. With ``value_head=False`` the genome is a
+    plain network (``genome.is_plain``): the policy head is its only output
+    and has no ``log_std``.
 
     Examples
     --------
@@ -52,6 +55,8 @@ def random_genome(
     True
     >>> random_genome(np.random.default_rng(1), dropped=0.5).dropped_inputs
     [1, 2]
+    >>> random_genome(np.random.default_rng(1), value_head=False).is_plain
+    True
     """
     acts = sorted(ACTIVATIONS) if activations is None else activations
     obs = int(rng.integers(1, 6))
@@ -78,13 +83,17 @@ def random_genome(
                 str(u), h, rng.standard_normal((units, g.units(str(u)))) / np.sqrt(g.units(str(u)))
             )
         earlier.append(h)
-    log_std = 0.1 * rng.standard_normal(n_act) if box else None
+    log_std = 0.1 * rng.standard_normal(n_act) if box and value_head else None
     g.add_node(
         "policy", kind="policy", units=n_act, bias=0.1 * rng.standard_normal(n_act), log_std=log_std
     )
-    g.add_node("value", kind="value", units=1, bias=0.1 * rng.standard_normal(1))
-    shared = bool(rng.random() < 0.5)
-    for head in ("policy", "value"):
+    heads = ["policy"]
+    shared = False
+    if value_head:
+        g.add_node("value", kind="value", units=1, bias=0.1 * rng.standard_normal(1))
+        shared = bool(rng.random() < 0.5)
+        heads.append("value")
+    for head in heads:
         if head == "value" and shared:
             srcs = list(g.graph.predecessors("policy"))
         else:
@@ -96,7 +105,7 @@ def random_genome(
             )
     for i, h in enumerate(hidden):
         if g.graph.out_degree(h) == 0:
-            later = [*hidden[i + 1 :], "policy", "value"]
+            later = [*hidden[i + 1 :], *heads]
             t = later[int(rng.integers(len(later)))]
             g.add_edge(h, t, rng.standard_normal((g.units(t), g.units(h))) / np.sqrt(g.units(h)))
     if dropped > 0:

@@ -63,7 +63,23 @@ def input_with_parent(g: Genome) -> None:
 
 
 def missing_head(g: Genome) -> None:
+    g.graph.remove_node("policy")
+
+
+def missing_value_head(g: Genome) -> None:
+    # Without a value head the genome is a plain network, so the critic trunk is dead.
     g.graph.remove_node("value")
+
+
+def duplicate_value_head(g: Genome) -> None:
+    g.add_node("value2", kind="value", units=1)
+    g.add_edge("v1", "value2")
+
+
+def plain_with_log_std(g: Genome) -> None:
+    g.graph.remove_nodes_from(["value", "v0", "v1"])
+    box_without_log_std(g)
+    g.graph.nodes["policy"]["log_std"] = np.zeros(2)
 
 
 def duplicate_head(g: Genome) -> None:
@@ -130,7 +146,10 @@ CASES: list[tuple[Callable[[Genome], None], type[Exception], list[str]]] = [
     (no_input, InputError, ["input node", "got 0"]),
     (two_inputs, InputError, ["'input'", "'input2'"]),
     (input_with_parent, InputError, ["'input'", "'h0'"]),
-    (missing_head, HeadError, ["'value'", "got 0"]),
+    (missing_head, HeadError, ["'policy'", "got 0"]),
+    (missing_value_head, UnreachableError, ["'v0'", "to a head"]),
+    (duplicate_value_head, HeadError, ["'value'", "'value2'"]),
+    (plain_with_log_std, HeadError, ["'policy'", "log_std", "plain network"]),
     (duplicate_head, HeadError, ["'policy'", "'policy2'"]),
     (head_with_child, HeadError, ["'policy'", "'value'"]),
     (value_units, HeadError, ["'value'", "1 unit", "got 2"]),

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,box2d,ray,sb3,onnx]'
+	$(PY) -m pip install -q -e '.[search,dev,box2d,ray,sb3,onnx]'
 	touch $(STAMP)
 
 demo: setup

@@ -1,6 +1,7 @@
 """A ``torch_geometric.data.Data`` view of a genome, for GNN predictors.
 
-torch_geometric is imported inside :func:`to_pyg` only. The node features
+torch_geometric is imported inside :func:`to_pyg` only (without it, an
+ImportError names the extra: ``pip install 'growagent[pyg]'``). The node features
 are built by :func:`node_features` (plain torch), so they can be inspected or
 reused without torch_geometric.
 
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from genomes._optional import require
 from genomes.registry import ACTIVATIONS, KINDS
 
 if TYPE_CHECKING:
@@ -121,6 +123,7 @@ def to_pyg(genome: Genome) -> Any:
     >>> int(data.num_params)
     67
     """
+    require("torch_geometric", feature="genomes.to_pyg", extra="pyg")
     from torch_geometric.data import Data
 
     order, x = node_features(genome)

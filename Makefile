@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format typecheck imports pytest bench clean
+.PHONY: setup demo test lint format typecheck imports pytest wheel-smoke bench clean
 
 setup: $(STAMP)
 
@@ -39,9 +39,25 @@ pytest: setup
 
 test: lint typecheck imports pytest
 
+# Build the sdist and the wheel, install the wheel (not editable) into a clean
+# venv, torch 2.13.0 first, and smoke-test it from a temp dir (not the checkout):
+# first the base install (genomes + operators), then with the search extra.
+wheel-smoke: setup
+	rm -rf dist
+	$(PY) -m build --outdir dist . > /dev/null
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	wheel=$$(ls $(CURDIR)/dist/*.whl); \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install -qq torch==2.13.0; \
+	"$$tmp/venv/bin/pip" install -qq "$$wheel"; \
+	cd "$$tmp"; \
+	venv/bin/python $(CURDIR)/.ci/smoke.py base; \
+	venv/bin/pip install -qq "$$wheel[search]"; \
+	venv/bin/python $(CURDIR)/.ci/smoke.py search
+
 bench: setup
 	$(BIN)/python benchmarks/compile_overhead.py
 	$(BIN)/python benchmarks/operators.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -275,6 +275,34 @@ class PredictorConfig:
 
 
 @dataclass
+class PolishConfig:
+    """The last step of a run: the front's agents distilled longer, then judged afresh.
+
+    The search trains each child briefly and selects on noisy returns, so the
+    front it ends with is both under-trained and flattered: its agents are the
+    ones that were lucky on the search's episodes (the winner's curse). Each
+    front agent is therefore distilled again from its search weights with
+    ``factor`` times the assessment's env and gradient steps (no early stop),
+    and evaluated on ``episodes`` episodes from ``seed``, which no selection
+    has seen. The run's front is then the non-dominated set of the polished
+    agents, and their return is that fresh evaluation. Needs distillation
+    (``assess.distill``); skipped without it.
+    """
+
+    factor: int = 4
+    """Multiplier of ``assess.distill``'s ``env_steps`` and ``grad_steps``; 0 turns polishing off."""
+    episodes: int = 100
+    """Fresh evaluation episodes of each polished agent."""
+    seed: int = 2_000_000
+    """First episode seed of that evaluation (apart from the search's and the held-out ones)."""
+
+    def __post_init__(self) -> None:
+        _require(self.factor >= 0, "polish.factor", "an integer >= 0", self.factor)
+        _require(self.episodes >= 1, "polish.episodes", "a positive integer", self.episodes)
+        _require(self.seed >= 0, "polish.seed", "an integer >= 0", self.seed)
+
+
+@dataclass
 class ExecutorConfig:
     """Where assessments run."""
 
@@ -323,6 +351,8 @@ class RunConfig:
     """How one genome is trained and judged (its ``env`` is set from ``env``)."""
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     """The GNN predictor that screens candidate children."""
+    polish: PolishConfig = field(default_factory=PolishConfig)
+    """The front's agents, distilled longer and judged on fresh episodes at the end."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     """Where assessments run."""
     heldout_episodes: int = 100

@@ -261,6 +261,7 @@ def _execute(
             reason = f" (first error: {errors[0].splitlines()[0]})" if errors else ""
             raise EvolutionError(f"{exc}{reason}") from None
         evaluator.archive.set_meta("strategy_result", strategy.result(state))
+        evaluator.polish()
         result = _result(evaluator)
         for r in reporters:
             r.end_run(result)
@@ -273,11 +274,11 @@ def _execute(
 
 
 def final_front(evaluator: Evaluator) -> list[ParetoEntry]:
-    """The run's front (see :meth:`Evaluator.front`) as entries, smallest first."""
+    """The run's front (see :meth:`Evaluator.final_front`) as entries, smallest first."""
     objective = evaluator.cfg.search.size_objective
     return [
         ParetoEntry(evaluator.archive.genome(s.genome_id), s.ret, s.size(objective), se=s.se)
-        for s in evaluator.front()
+        for s in evaluator.final_front()
     ]
 
 

@@ -10,6 +10,7 @@ fitness taken from the returned assessment.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import zlib
@@ -30,6 +31,8 @@ TASK_FN = "growagent.assess:assess_bytes"
 """The executor task: JSON payload in, :class:`Assessment` JSON out."""
 EVAL_FN = "growagent.assess:evaluate_bytes"
 """The executor task that only evaluates (re-evaluations and the held-out front)."""
+POLISHED = ".polished"
+"""Suffix of a polished agent's id (``<front agent id>.polished``)."""
 
 
 def assessment_seed(run_seed: int, genome_id: str) -> int:
@@ -218,7 +221,10 @@ class Evaluator:
             **extra,
         )
 
-    def _assess(self, todo: list[tuple[int, Candidate]]) -> dict[int, Judgement]:
+    def _assess(
+        self, todo: list[tuple[int, Candidate]], task: TaskConfig | None = None
+    ) -> dict[int, Judgement]:
+        task = task or self.task
         out: dict[int, Judgement] = {}
         run: list[tuple[int, Candidate]] = []
         for i, c in todo:
@@ -236,7 +242,7 @@ class Evaluator:
         payloads = [
             make_payload(
                 c.genome,
-                self.task,
+                task,
                 seed=assessment_seed(self.cfg.seed, c.id),
                 teacher=self.teacher,
                 cache_dir=self.cache_dir,
@@ -249,11 +255,11 @@ class Evaluator:
                 a = Assessment.from_json(result.output.decode())
             else:
                 a = Assessment("failed", error=str(result.error))
-            out[i] = self._commit(c, a, result.attempts)
+            out[i] = self._commit(c, a, result.attempts, task.eval_seed)
             self.on_judgement(out[i])
         return out
 
-    def _commit(self, c: Candidate, a: Assessment, attempts: int) -> Judgement:
+    def _commit(self, c: Candidate, a: Assessment, attempts: int, eval_seed: int) -> Judgement:
         """Record one assessment (genome, row, search episodes); its judgement."""
         trained = a.genome if a.status == "ok" and a.genome is not None else c.genome
         trained.meta["lineage"] = c.genome.meta["lineage"]
@@ -279,7 +285,7 @@ class Evaluator:
         blocks = []
         if "eval_returns" in a.info:
             returns = a.info["eval_returns"]
-            self.archive.add_evaluation(c.id, "search", self.task.eval_seed, returns, c.generation)
+            self.archive.add_evaluation(c.id, "search", eval_seed, returns, c.generation)
             blocks.append(block(returns))
         pooled = pool(blocks)
         ret, se = (float(row["return_mean"]), float("nan")) if pooled is None else pooled[:2]
@@ -347,6 +353,59 @@ class Evaluator:
             }
         ).encode()
 
+    # ---------------------------------------------------------------- polish
+    def polish(self) -> list[str] | None:
+        """Distil the search's front longer and judge it on fresh episodes (see
+        :class:`~growagent.config.PolishConfig`); the polished agents' ids.
+
+        None when polishing is off or there is no distillation. The front it
+        starts from is recorded (``search_front``, with the search's last step)
+        before the first polished agent, so a resumed run polishes the same
+        agents; polished agents already in the archive are reused.
+        """
+        p, d = self.cfg.polish, self.task.distill
+        if p.factor < 1 or d is None or self.teacher is None:
+            return None
+        step = self.archive.last_step()
+        key = None if step is None else int(step["step"])
+        recorded = self.archive.get_meta("search_front")
+        if recorded is not None and recorded["step"] == key:
+            front = list(recorded["ids"])
+        else:  # a new run, or one extended since it was last polished
+            front = [s.genome_id for s in self.front()]
+            self.archive.set_meta("search_front", {"step": key, "ids": front})
+        task = dataclasses.replace(
+            self.task,
+            distill=dataclasses.replace(
+                d,
+                env_steps=d.env_steps * p.factor,
+                grad_steps=d.grad_steps * p.factor,
+                min_improvement=0.0,
+            ),
+            eval_episodes=p.episodes,
+            eval_seed=p.seed,
+        )
+        last = self.archive.last_generation()  # recorded one past the search's generations
+        generation = 0 if last is None else int(last["generation"]) + 1
+        candidates = []
+        for gid in front:
+            g = self.archive.genome(gid).copy()
+            g.meta["lineage"] = {
+                "id": gid + POLISHED,
+                "parents": [gid],
+                "operator": "polish",
+                "params": {"factor": p.factor},
+            }
+            candidates.append(Candidate(g, generation))
+        self.say(
+            f"polishing the front: {len(candidates)} agents, {p.factor}x the distillation, "
+            f"{p.episodes} fresh episodes each"
+        )
+        judged = self._assess(list(enumerate(candidates)), task)
+        ids = [j.id for j in judged.values() if j.ok]
+        self.archive.set_meta("polished", sorted(ids))
+        return sorted(ids)
+
     # -------------------------------------------------------------- held out
     def _heldout_rows(self, gid: str) -> list[dict[str, Any]]:
         rows = self.archive.evaluations(gid, ("heldout",))
@@ -393,7 +452,11 @@ class Evaluator:
         from growagent.predictor import train_predictor
 
         pcfg = self.cfg.predictor
-        rows = [s for s in self.archive.scores() if s.generation < generation]
+        rows = [
+            s
+            for s in self.archive.scores()
+            if s.generation < generation and not s.genome_id.endswith(POLISHED)
+        ]
         returns = [s.search_return for s in rows]
         if len(rows) < pcfg.min_samples or len(set(returns)) < 2:
             return None
@@ -415,6 +478,20 @@ class Evaluator:
         return and size only the first id is kept.
         """
         objective = self.cfg.search.size_objective
-        scores = {s.genome_id: s for s in self.archive.scores(generation)}
+        scores = {
+            s.genome_id: s
+            for s in self.archive.scores(generation)
+            if not s.genome_id.endswith(POLISHED)
+        }
+        ids = nondominated({g: (s.ret, float(s.size(objective))) for g, s in scores.items()})
+        return [scores[g] for g in ids]
+
+    def final_front(self) -> list[Score]:
+        """The run's answer: the non-dominated polished agents, or :meth:`front` unpolished."""
+        polished = self.archive.get_meta("polished")
+        if not polished:
+            return self.front()
+        objective = self.cfg.search.size_objective
+        scores = {s.genome_id: s for s in self.archive.scores() if s.genome_id in set(polished)}
         ids = nondominated({g: (s.ret, float(s.size(objective))) for g, s in scores.items()})
         return [scores[g] for g in ids]

@@ -122,7 +122,8 @@ def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
         rows = list(a.assessments())
         gens = a.generations()
     assert len(gens) == 2
-    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    searched = [r for r in rows if not r["genome_id"].endswith(".polished")]
+    assert len(searched) == 4 and all(r["status"] == "ok" for r in rows)
     assert max(r["return_mean"] for r in rows) > 100
 
 
@@ -134,3 +135,65 @@ def test_nested_assess_tables_are_checked_and_distillation_can_be_turned_off():
     cfg = load_config({"assess": {"distill": False, "finetune_steps": 4096}})
     assert cfg.assess.distill is None
     assert load_config(cfg.to_dict()) == cfg  # the saved config (TOML has no null) reloads
+
+
+def _polished_run(teacher_path, out, **polish):
+    cfg = dict(_tiny(teacher_path, kind="serial"), polish=polish)
+    return growagent.run(cfg, out=out, quiet=True)
+
+
+@pytest.mark.slow
+def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path, teacher_path):
+    result = _polished_run(teacher_path, tmp_path / "r", factor=3, episodes=6, seed=777_000)
+    with Archive(result.archive, readonly=True) as a:
+        searched = a.get_meta("search_front")["ids"]
+        polished = a.get_meta("polished")
+        assert sorted(polished) == sorted(g + ".polished" for g in searched)
+        last = a.last_generation()["generation"]
+        for gid in polished:
+            parent = gid.removesuffix(".polished")
+            g, p = a.genome(gid), a.genome(parent)
+            assert g.meta["lineage"]["parents"] == [parent]
+            assert g.meta["lineage"]["operator"] == "polish"
+            assert g.structural_hash() == p.structural_hash()  # same architecture,
+            assert genomes.dumps(g) != genomes.dumps(p)  # trained further
+            assert a.assessment(gid)["generation"] == last + 1
+            rows = a.evaluations(gid)
+            # its return is measured on the polish episodes only, not on the search's
+            assert [
+                (r["kind"], r["seed"], r["episodes"]) for r in rows if r["kind"] != "heldout"
+            ] == [("search", 777_000, 6)]
+            assert a.score(gid).ret == pytest.approx(rows[0]["return_mean"])
+    # the run's answer is made of polished agents only, non-dominated among themselves
+    assert result.pareto and all(e.id in polished for e in result.pareto)
+    assert result.champion.id in polished
+
+
+@pytest.mark.slow
+def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teacher_path):
+    import sqlite3
+
+    result = _polished_run(teacher_path, tmp_path / "r", factor=2, episodes=4)
+    run = result.run_dir
+    before = (run / "pareto.json").read_text()
+    gid = result.champion.id
+    stored = genomes.dumps(result.champion.genome)
+    db = sqlite3.connect(run / "archive.sqlite")  # as if killed before this agent was polished
+    with db:
+        db.execute("DELETE FROM evaluations WHERE genome_id = ?", (gid,))
+        db.execute("DELETE FROM assessments WHERE genome_id = ?", (gid,))
+        db.execute("DELETE FROM genomes WHERE id = ?", (gid,))
+        db.execute("DELETE FROM meta WHERE key IN ('polished', 'champion', 'status')")
+    db.close()
+    (run / "pareto.json").unlink()
+    again = growagent.resume(run, quiet=True)
+    assert (run / "pareto.json").read_text() == before
+    assert again.champion.id == gid and genomes.dumps(again.champion.genome) == stored
+
+
+def test_polish_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"polish\.factor"):
+        load_config({"polish": {"factor": -1}})
+    with pytest.raises(ConfigError, match=r"polish\.episodes"):
+        load_config({"polish": {"episodes": 0}})
+    assert load_config({"polish": {"factor": 0}}).polish.factor == 0

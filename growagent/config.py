@@ -12,6 +12,7 @@ resolved config is saved in the run's archive and as ``config.toml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +35,59 @@ class TeacherConfig:
 
     path: str = ""
     """A genome JSON or SB3 ``.zip`` to load; empty trains one with PPO."""
+    vecnormalize: str = ""
+    """SB3 ``VecNormalize`` statistics saved with the ``.zip`` in ``path`` (their frozen
+    observation normalisation becomes part of the teacher genome)."""
     steps: int = 100_000
-    """PPO environment steps when training the teacher (rl-zoo settings for the env)."""
+    """PPO environment steps when training the teacher."""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the teacher network."""
+    ppo: dict[str, Any] = field(default_factory=dict)
+    """PPO settings of the teacher's training (the fields of
+    :class:`growagent.rl.ppo.PPOConfig`), over the rl-baselines3-zoo preset of
+    the environment where there is one (CartPole, Acrobot, LunarLander, Pendulum)."""
+    min_return: float | None = None
+    """The teacher's return (mean over ``check_episodes`` episodes) below which the run
+    stops; None: it must beat a random policy by more than three standard errors
+    and by 5% of the random policy's return span (measured on the spot)."""
+    check_episodes: int = 20
+    """Episodes of the teacher check (and of the random policy it is compared with)."""
 
     def __post_init__(self) -> None:
         _require(self.steps >= 1, "teacher.steps", "a positive integer", self.steps)
         _require(all(w >= 1 for w in self.hidden), "teacher.hidden", "positive widths", self.hidden)
+        _require(
+            self.check_episodes >= 1,
+            "teacher.check_episodes",
+            "a positive integer",
+            self.check_episodes,
+        )
+        _require(
+            self.min_return is None or math.isfinite(self.min_return),
+            "teacher.min_return",
+            "a finite number",
+            self.min_return,
+        )
+        _require(
+            not self.vecnormalize or self.path.endswith(".zip"),
+            "teacher.vecnormalize",
+            "an SB3 .zip teacher.path beside it",
+            self.vecnormalize,
+        )
+        self.ppo_config(env=None)
+
+    def ppo_config(self, env: str | None) -> Any:
+        """The teacher's :class:`~growagent.rl.ppo.PPOConfig` for ``env`` (the zoo preset
+        of a known id, overridden by ``ppo``); raises ConfigError naming a bad key."""
+        from growagent.rl.ppo import PPOConfig, zoo_config
+
+        valid = {f.name for f in dataclasses.fields(PPOConfig)}
+        for key in self.ppo:
+            _require(key in valid, f"teacher.ppo.{key}", f"one of {sorted(valid)}", key)
+        try:
+            return zoo_config(env or "", **self.ppo)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"teacher.ppo: {exc}") from None
 
 
 STRATEGIES = ("evolution", "random", "firefly", "metaqnn")

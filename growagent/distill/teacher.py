@@ -142,3 +142,57 @@ def get_teacher(
     cache_dir.mkdir(parents=True, exist_ok=True)
     genomes.save(teacher, path)
     return teacher
+
+
+class TeacherError(RuntimeError):
+    """The teacher is no better than a random policy (or below the configured floor)."""
+
+
+def check_teacher(
+    teacher_return: Sequence[float],
+    env: EnvLike,
+    *,
+    seed: int,
+    min_return: float | None = None,
+) -> dict[str, float]:
+    """Check a teacher's evaluation returns against a floor; the figures of the check.
+
+    ``teacher_return`` are the teacher's returns on the episodes from ``seed``
+    on. The floor is ``min_return`` when given; otherwise a random policy is
+    played on the same episodes and the teacher must beat its mean by more
+    than three standard errors of the difference and by at least 5% of the
+    random mean's magnitude (a teacher at the random policy's level teaches
+    nothing, and every student would match it).
+
+    Raises
+    ------
+    TeacherError
+        One line with both returns and what to do.
+    """
+    import numpy as np
+
+    from growagent.rl.evaluate import evaluate_random
+
+    t = np.asarray(teacher_return, dtype=np.float64)
+    mean, se = float(t.mean()), float(t.std() / np.sqrt(t.size))
+    out = {"mean": mean, "se": se}
+    if min_return is not None:
+        out["floor"] = float(min_return)
+        if mean < min_return:
+            raise TeacherError(
+                f"the teacher returns {mean:.1f} +- {se:.1f}, below teacher.min_return "
+                f"({min_return:g}): train it longer (teacher.steps, teacher.ppo) or load a "
+                "better one (teacher.path)"
+            )
+        return out
+    r = evaluate_random(env, episodes=int(t.size), seed=seed)
+    r_se = r.std / np.sqrt(t.size)
+    floor = r.mean + max(3.0 * float(np.hypot(se, r_se)), 0.05 * abs(r.mean))
+    out.update(random_mean=r.mean, random_se=float(r_se), floor=float(floor))
+    if mean <= floor:
+        raise TeacherError(
+            f"the teacher returns {mean:.1f} +- {se:.1f}, not clearly better than a random "
+            f"policy ({r.mean:.1f} +- {r_se:.1f}): train it longer (teacher.steps, "
+            "teacher.ppo), load a better one (teacher.path), or set teacher.min_return"
+        )
+    return out

@@ -155,3 +155,40 @@ def evaluate(
         returns=returns.tolist(),
         lengths=lengths.tolist(),
     )
+
+
+def evaluate_random(
+    env: EnvLike, *, episodes: int = 10, seed: int = 0, max_steps: int = 100_000
+) -> EvalResult:
+    """Returns of a uniformly random policy on the episodes :func:`evaluate` plays.
+
+    Episode ``i`` starts from ``reset(seed=seed + i)`` and samples its actions
+    from the action space seeded with ``seed + i``: the baseline a trained
+    agent must clearly beat.
+
+    Examples
+    --------
+    >>> r = evaluate_random("CartPole-v1", episodes=20, seed=0)
+    >>> 5 < r.mean < 60
+    True
+    """
+    if episodes < 1:
+        raise ValueError(f"Expected episodes >= 1 (got {episodes})")
+    e = make_env(env)
+    returns, lengths = [], []
+    try:
+        for i in range(episodes):
+            e.reset(seed=seed + i)
+            e.action_space.seed(seed + i)
+            total, steps, done = 0.0, 0, False
+            while not done and steps < max_steps:
+                _, reward, term, trunc, _ = e.step(e.action_space.sample())
+                if not math.isfinite(float(reward)):
+                    raise NonFiniteTrainingError("Non-finite reward from the environment")
+                total, steps, done = total + float(reward), steps + 1, bool(term or trunc)
+            returns.append(total)
+            lengths.append(steps)
+    finally:
+        e.close()
+    arr = np.asarray(returns)
+    return EvalResult(float(arr.mean()), float(arr.std()), arr.tolist(), lengths)

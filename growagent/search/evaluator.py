@@ -104,15 +104,22 @@ class Evaluator:
 
     # --------------------------------------------------------------- teacher
     def get_teacher(self) -> Genome:
-        from growagent.distill.teacher import get_teacher, load_teacher
-        from growagent.rl.ppo import zoo_config
+        """The run's teacher (cached as ``teacher.json``), checked against its floor.
+
+        Raises
+        ------
+        TeacherError
+            When the teacher is no better than a random policy (or below
+            ``teacher.min_return``); a resumed run raises it again.
+        """
+        from growagent.distill.teacher import TeacherError, check_teacher, get_teacher, load_teacher
 
         cfg = self.cfg
         cached = self.run_dir / "teacher.json"
         if cached.exists():
             teacher = genomes.load(cached)
         elif cfg.teacher.path:
-            teacher = load_teacher(cfg.teacher.path)
+            teacher = load_teacher(cfg.teacher.path, vecnormalize=cfg.teacher.vecnormalize or None)
         else:
             self.say(f"training the teacher: PPO {cfg.teacher.steps} steps on {cfg.env}")
             teacher = get_teacher(
@@ -121,7 +128,7 @@ class Evaluator:
                 total_steps=cfg.teacher.steps,
                 seed=cfg.seed,
                 hidden=tuple(cfg.teacher.hidden),
-                config=zoo_config(cfg.env),
+                config=cfg.teacher.ppo_config(cfg.env),
             )
         teacher.meta["lineage"] = {
             "id": "teacher",
@@ -132,16 +139,31 @@ class Evaluator:
         teacher.meta["tags"]["env"] = cfg.env
         genomes.save(teacher, cached)
         self.archive.add_genome(teacher, generation=None)
-        if self.archive.get_meta("teacher_return") is None:
+        check = self.archive.get_meta("teacher_check")
+        if check is None:
             from growagent.rl.evaluate import evaluate
 
             ev = evaluate(
                 teacher, cfg.env, episodes=self.task.eval_episodes, seed=self.task.eval_seed
             )
             self.archive.set_meta("teacher_return", ev.mean)
-            self.say(
-                f"teacher: return {ev.mean:.1f}, {teacher.num_params('policy')} policy parameters"
-            )
+            try:
+                check = check_teacher(
+                    ev.returns,
+                    cfg.env,
+                    seed=self.task.eval_seed,
+                    min_return=cfg.teacher.min_return,
+                )
+            except TeacherError as exc:
+                check = {"error": str(exc)}
+            self.archive.set_meta("teacher_check", check)
+            if "error" not in check:
+                self.say(
+                    f"teacher: return {ev.mean:.1f}, {teacher.num_params('policy')} policy "
+                    f"parameters (floor {check['floor']:.1f})"
+                )
+        if "error" in check:
+            raise TeacherError(check["error"])
         self.teacher = teacher
         self.teacher_dict = genomes.to_dict(teacher)
         self._teacher_states()

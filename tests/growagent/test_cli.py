@@ -299,3 +299,26 @@ def test_tasks_that_time_out_are_recorded_as_failed(tmp_path, teacher_file):
 def test_report_of_a_missing_run_creates_nothing(tmp_path):
     one_line_error(cli("report", tmp_path / "nope"), "no archive here")
     assert not (tmp_path / "nope").exists()
+
+
+def test_a_teacher_no_better_than_random_stops_the_run_in_one_line(tmp_path):
+    # an untrained linear policy on Acrobot never swings up: -500, like a random policy
+    teacher = genomes.save(genomes.minimal(6, 3, seed=0), tmp_path / "teacher.json")
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        f'name = "bad"\nenv = "Acrobot-v1"\n[teacher]\npath = "{teacher}"\n'
+        '[assess]\neval_episodes = 3\n[executor]\nkind = "serial"\n',
+        encoding="utf-8",
+    )
+    for args in (("run", cfg, "--out", tmp_path / "run"), ("resume", tmp_path / "run")):
+        proc = cli(*args, "--quiet")
+        assert proc.returncode == 1, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "not clearly better than a random policy" in lines[0], lines[0]
+    db = sqlite3.connect(tmp_path / "run" / "archive.sqlite")
+    assert db.execute("SELECT count(*) FROM assessments").fetchone()[0] == 0
+    check = json.loads(
+        db.execute("SELECT value FROM meta WHERE key = 'teacher_check'").fetchone()[0]
+    )
+    assert "random policy" in check["error"]

@@ -197,3 +197,16 @@ def test_polish_settings_are_checked():
     with pytest.raises(ConfigError, match=r"polish\.episodes"):
         load_config({"polish": {"episodes": 0}})
     assert load_config({"polish": {"factor": 0}}).polish.factor == 0
+
+
+def test_teacher_ppo_settings_override_the_zoo_preset_and_are_checked():
+    cfg = load_config({"env": "CartPole-v1", "teacher": {"ppo": {"learning_rate": 1e-3}}})
+    ppo = cfg.teacher.ppo_config(cfg.env)
+    assert ppo.learning_rate == 1e-3 and ppo.num_steps == 32  # the rest is CartPole's preset
+    with pytest.raises(ConfigError, match=r"teacher\.ppo\.lr"):
+        load_config({"teacher": {"ppo": {"lr": 1e-3}}})
+    with pytest.raises(ConfigError, match=r"teacher\.vecnormalize"):
+        load_config({"teacher": {"path": "t.json", "vecnormalize": "vn.pkl"}})
+    with pytest.raises(ConfigError, match=r"teacher\.min_return"):
+        load_config({"teacher": {"min_return": float("nan")}})
+    assert load_config(cfg.to_dict()) == cfg

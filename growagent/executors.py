@@ -105,6 +105,21 @@ def _worker(conn: Connection) -> None:
             conn.send(("error", traceback.format_exc(limit=3)))
 
 
+START_SECONDS = 120.0
+"""How long a new worker may take to start (import torch and the launching script)
+before it counts as hung; its task's own clock starts when it is ready."""
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process died before it could take a task (nothing to retry)."""
+
+
+START_HINT = (
+    "worker processes import the script that launched the run: put the launch under "
+    '`if __name__ == "__main__":` (the worker\'s own error is printed above)'
+)
+
+
 class _Slot:
     def __init__(self, ctx: Any):
         self.conn, child = ctx.Pipe()
@@ -113,6 +128,8 @@ class _Slot:
         child.close()
         self.task: int | None = None
         self.started = 0.0
+        self.ready = False
+        """Set once the worker said ("ready", None): it got past importing the launcher."""
 
     def kill(self) -> None:
         self.proc.kill()
@@ -165,6 +182,7 @@ class ProcessExecutor:
         attempts = [0] * len(payloads)
         errors: list[str | None] = [None] * len(payloads)
         remaining = len(payloads)
+        startup = max(self.timeout, START_SECONDS)  # a spawn is slow on a loaded machine
         while remaining:
             self._ensure()
             for slot in self._slots:
@@ -187,17 +205,24 @@ class ProcessExecutor:
                         outcome = ("died", _death(slot))
                 elif slot.proc.sentinel in ready or not slot.proc.is_alive():
                     outcome = ("died", _death(slot))
-                elif now - slot.started > self.timeout:
+                elif now - slot.started > (self.timeout if slot.ready else startup):
                     outcome = ("died", f"timed out after {self.timeout:g} s")
                 if outcome is None:
                     continue
                 if outcome[0] == "ready":  # the worker has started: time the task from now
-                    slot.started = now
+                    slot.started, slot.ready = now, True
                     continue
                 slot.task = None
                 kind, value = outcome
                 if kind == "died":
                     slot.kill()
+                    if not slot.ready and value.startswith("worker died (exit code"):
+                        # it never ran a line of ours: no retry can help
+                        self.close()
+                        raise WorkerStartError(
+                            f"a worker process could not start ({value[len('worker died (') : -1]}): "
+                            + START_HINT
+                        )
                 if kind == "ok":
                     remaining -= 1
                     yield TaskResult(i, value, None, attempts[i])

@@ -25,6 +25,7 @@ from growagent.archive import Archive, Score, block, pool
 from growagent.assess import Assessment, TaskConfig, make_payload
 from growagent.config import RunConfig
 from growagent.executors import Executor
+from growagent.rl.envs import EnvRef
 from growagent.search.base import Candidate, Context, Judgement, nondominated
 
 TASK_FN = "growagent.assess:assess_bytes"
@@ -38,6 +39,16 @@ POLISHED = ".polished"
 def assessment_seed(run_seed: int, genome_id: str) -> int:
     """The training seed of one genome: fixed by the run seed and the genome's id."""
     return (run_seed * 1_000_003 + zlib.crc32(genome_id.encode())) % (2**31)
+
+
+LOST = ("worker died", "timed out")
+"""How the executors' own failures begin: the worker was lost, not the genome judged."""
+
+
+def lost(row: dict[str, Any]) -> bool:
+    """Whether an archived assessment failed because its worker was lost (it is run
+    again, on resume, rather than reused)."""
+    return row["status"] == "failed" and str(row["error"] or "").startswith(LOST)
 
 
 def limits_of(cfg: RunConfig) -> operators.Limits:
@@ -64,6 +75,8 @@ class Evaluator:
         self.say = say
         self.archive = Archive(run_dir / "archive.sqlite")
         self.task: TaskConfig = cfg.assess
+        self.env = EnvRef(cfg.env, cfg.env_kwargs)
+        """The run's env with its kwargs, as every process builds it."""
         self.executor: Executor | None = None
         self.teacher: Genome | None = None
         self.teacher_dict: dict[str, Any] | None = None
@@ -71,9 +84,43 @@ class Evaluator:
         """Called once per finished candidate (progress reporters)."""
 
     def start(self, executor: Executor) -> None:
-        """Get the teacher and its states ready and take the executor."""
-        self.get_teacher()
+        """Take the executor, check its workers can run the env, get the teacher ready."""
         self.executor = executor
+        self.check_workers()
+        self.get_teacher()
+
+    def check_workers(self) -> None:
+        """Play one episode of the env with a linear policy on a worker, before the
+        teacher is trained: a worker that cannot import the launching script or make
+        the env fails here in one line, not after minutes of teacher training.
+
+        Raises
+        ------
+        WorkerStartError
+            A worker died while starting (an unguarded launching script).
+        RuntimeError
+            A worker cannot make or step the env (the worker's error, one line).
+        """
+        from growagent.executors import SerialExecutor
+
+        if self.executor is None or isinstance(self.executor, SerialExecutor):
+            return  # the serial executor runs here: the env was made already
+        obs, act = self.context().spaces
+        payload = self.eval_payload(genomes.minimal(obs, act), 1, self.task.eval_seed)
+        for result in self.executor.run(EVAL_FN, [payload]):
+            res = json.loads(result.output) if result.output is not None else None
+            if res is not None and res["status"] == "ok":
+                return
+            error = str(result.error if res is None else res["error"]).strip()
+            last = error.splitlines()[-1] if error else "no output"
+            hint = ""
+            if "NameNotFound" in error or "not found in gymnasium registry" in error:
+                hint = (
+                    " (an env registered by gym.register in the launching script is not seen"
+                    " by worker processes: register it in a module and set env = 'module:EnvId';"
+                    " see docs/environments.md)"
+                )
+            raise RuntimeError(f"worker processes cannot run {self.cfg.env}: {last}{hint}")
 
     def close(self) -> None:
         if self.executor is not None:
@@ -87,7 +134,7 @@ class Evaluator:
         s = self.cfg.search
         return Context(
             env=self.cfg.env,
-            spaces=genome_spaces(self.cfg.env),
+            spaces=genome_spaces(self.env),
             seed=self.cfg.seed,
             limits=limits_of(self.cfg),
             activation=s.activation,
@@ -123,7 +170,7 @@ class Evaluator:
         else:
             self.say(f"training the teacher: PPO {cfg.teacher.steps} steps on {cfg.env}")
             teacher = get_teacher(
-                cfg.env,
+                self.env,
                 cache_dir=self.run_dir / "cache",
                 total_steps=cfg.teacher.steps,
                 seed=cfg.seed,
@@ -137,6 +184,8 @@ class Evaluator:
             "params": {},
         }
         teacher.meta["tags"]["env"] = cfg.env
+        if cfg.env_kwargs:
+            teacher.meta["tags"]["env_kwargs"] = dict(cfg.env_kwargs)
         genomes.save(teacher, cached)
         self.archive.add_genome(teacher, generation=None)
         check = self.archive.get_meta("teacher_check")
@@ -144,13 +193,13 @@ class Evaluator:
             from growagent.rl.evaluate import evaluate
 
             ev = evaluate(
-                teacher, cfg.env, episodes=self.task.eval_episodes, seed=self.task.eval_seed
+                teacher, self.env, episodes=self.task.eval_episodes, seed=self.task.eval_seed
             )
             self.archive.set_meta("teacher_return", ev.mean)
             try:
                 check = check_teacher(
                     ev.returns,
-                    cfg.env,
+                    self.env,
                     seed=self.task.eval_seed,
                     min_return=cfg.teacher.min_return,
                 )
@@ -183,7 +232,7 @@ class Evaluator:
 
         return teacher_states(
             self.teacher,
-            self.cfg.env,
+            self.env,
             d.teacher_states + d.probe_states,
             seed=d.teacher_seed,
             num_envs=d.num_envs,
@@ -251,7 +300,7 @@ class Evaluator:
         run: list[tuple[int, Candidate]] = []
         for i, c in todo:
             row = self.archive.assessment(c.id)
-            if row is None:
+            if row is None or lost(row):
                 run.append((i, c))
             else:  # finished before an interruption: reuse it
                 score = self.archive.score(c.id)
@@ -285,6 +334,8 @@ class Evaluator:
         """Record one assessment (genome, row, search episodes); its judgement."""
         trained = a.genome if a.status == "ok" and a.genome is not None else c.genome
         trained.meta["lineage"] = c.genome.meta["lineage"]
+        if self.cfg.env_kwargs:  # `growagent eval` rebuilds the env with them
+            trained.meta["tags"]["env_kwargs"] = dict(self.cfg.env_kwargs)
         self.archive.add_genome(trained, generation=c.generation, replace=True)
         row = {
             "status": a.status,
@@ -370,6 +421,7 @@ class Evaluator:
             {
                 "genome": genomes.to_dict(genome),
                 "env": self.cfg.env,
+                "env_kwargs": self.cfg.env_kwargs,
                 "episodes": episodes,
                 "seed": seed,
             }

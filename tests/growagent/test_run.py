@@ -210,3 +210,33 @@ def test_teacher_ppo_settings_override_the_zoo_preset_and_are_checked():
     with pytest.raises(ConfigError, match=r"teacher\.min_return"):
         load_config({"teacher": {"min_return": float("nan")}})
     assert load_config(cfg.to_dict()) == cfg
+
+
+@pytest.mark.slow
+def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, teacher_path):
+    import sqlite3
+
+    cfg = dict(_tiny(teacher_path, kind="serial"), polish={"factor": 0})
+    result = growagent.run(cfg, out=tmp_path / "r", quiet=True)
+    run = result.run_dir
+    with Archive(result.archive, readonly=True) as a:
+        before = a.assessment("seed0")
+        trained = genomes.dumps(a.genome("seed0"))
+    assert before["status"] == "ok"
+    # as a run killed while its seeds were judged, one of them lost with its worker
+    db = sqlite3.connect(run / "archive.sqlite")
+    with db:
+        db.execute("DELETE FROM steps")
+        db.execute("DELETE FROM generations")
+        db.execute(
+            "UPDATE assessments SET status = 'failed', error = 'worker died (killed by signal 9)',"
+            " return_mean = NULL, return_std = NULL WHERE genome_id = 'seed0'"
+        )
+        db.execute("DELETE FROM evaluations WHERE genome_id = 'seed0'")
+        db.execute("DELETE FROM meta WHERE key = 'status'")
+    db.close()
+    growagent.resume(run, quiet=True)
+    with Archive(result.archive, readonly=True) as a:
+        after = a.assessment("seed0")
+        assert after["status"] == "ok" and after["return_mean"] == before["return_mean"]
+        assert genomes.dumps(a.genome("seed0")) == trained

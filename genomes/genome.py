@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy as _copy
 import itertools
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,7 +69,10 @@ def _check_space(desc: Any, key: str, types: tuple[str, ...]) -> None:
     if desc["type"] == "discrete":
         n = desc.get("n")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise SpaceError(f"Metadata {key!r}: expected a positive integer 'n' (got {n!r})")
+            raise SpaceError(f"Metadata {key!r}: expected a positive integer 'n' (got {n!r:.60})")
+        start = desc.get("start", 0)
+        if not isinstance(start, int) or isinstance(start, bool):
+            raise SpaceError(f"Metadata {key!r}: expected an integer 'start' (got {start!r:.60})")
         return
     shape = desc.get("shape")
     if (
@@ -77,8 +81,42 @@ def _check_space(desc: Any, key: str, types: tuple[str, ...]) -> None:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)
     ):
         raise SpaceError(
-            f"Metadata {key!r}: expected a non-empty list of positive ints as 'shape' (got {shape!r})"
+            f"Metadata {key!r}: expected a non-empty list of positive ints as 'shape' "
+            f"(got {shape!r:.60})"
         )
+    _check_bounds(desc, key, flat_size(desc))
+
+
+def _is_finite_number(x: Any) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _check_bounds(desc: dict[str, Any], key: str, size: int) -> None:
+    """A box's ``low``/``high``: both or neither, ``size`` finite numbers each, low <= high."""
+    if ("low" in desc) != ("high" in desc):
+        raise SpaceError(f"Metadata {key!r}: expected both 'low' and 'high' or neither")
+    if "low" not in desc:
+        return
+    bounds = []
+    for name in ("low", "high"):
+        values = desc[name]
+        if (
+            not isinstance(values, list)
+            or len(values) != size
+            or not all(_is_finite_number(x) for x in values)
+        ):
+            raise SpaceError(
+                f"Metadata {key!r}: expected {size} finite numbers as {name!r} (got {values!r:.60})"
+            )
+        bounds.append(values)
+    for i, (lo, hi) in enumerate(zip(*bounds, strict=True)):
+        if lo > hi:
+            raise SpaceError(f"Metadata {key!r}: expected low <= high (got {lo} > {hi} at {i})")
 
 
 def _as_array(x: Any, shape: tuple[int, ...] | None = None) -> NDArray[np.float64]:

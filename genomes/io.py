@@ -13,6 +13,7 @@ import json
 import math
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,12 +234,52 @@ def dumps(genome: Genome) -> str:
     return json.dumps(to_dict(genome), indent=1, allow_nan=False)
 
 
+MAX_FILE_BYTES = 64 * 2**20
+"""The largest genome file :func:`load` reads (64 MiB, far above any agent this
+package searches: a million float64 weights take 11 MB of base64)."""
+
+MAX_DEPTH = 32
+"""The deepest nesting of JSON arrays and objects a genome file may hold
+(a genome needs 5; metadata tags get the rest)."""
+
+
+def _check_depth(data: Any) -> None:
+    """Raise FormatError if ``data`` nests deeper than :data:`MAX_DEPTH` (walked iteratively)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = (
+            value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        )
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_DEPTH:
+                    raise FormatError(f"Expected JSON nested at most {MAX_DEPTH} levels deep")
+                stack.append((child, depth + 1))
+
+
 def loads(text: str | bytes) -> Genome:
-    """Parse a genome from a JSON string (validated; never runs code)."""
+    """Parse a genome from a JSON string (validated; never runs code).
+
+    Raises
+    ------
+    FormatError
+        For text that is not JSON, nests deeper than :data:`MAX_DEPTH`
+        levels or holds NaN, infinity or an integer of more than 4300 digits.
+    InvalidGenomeError
+        For a well-formed file whose genome breaks a rule.
+    """
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormatError(f"Not valid JSON: {exc}") from None
+    except FormatError:  # NaN or infinity (a ValueError, so caught before the next one)
+        raise
+    except RecursionError:  # the C parser recurses once per level
+        raise FormatError(f"Expected JSON nested at most {MAX_DEPTH} levels deep") from None
+    except ValueError:  # an integer beyond Python's int-string conversion limit
+        raise FormatError("Not valid JSON: an integer of more than 4300 digits") from None
+    _check_depth(data)
     return from_dict(data)
 
 
@@ -274,8 +315,40 @@ def save(genome: Genome, path: str | Path) -> Path:
     return path
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    A FIFO, a device or a directory raises FormatError before it is read
+    (a FIFO would block, ``/dev/zero`` never ends). The file is opened
+    non-blocking and checked again, so a FIFO swapped in after the first
+    check cannot block either.
+    """
+    _check_regular(path, os.stat(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        _check_regular(path, os.fstat(fd))
+        data = f.read(MAX_FILE_BYTES + 1)
+    _check_regular(path, None, len(data))  # it grew since the check
+    return data
+
+
+def _check_regular(path: Path, st: os.stat_result | None, size: int | None = None) -> None:
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
+        raise FormatError(f"{path}: expected a regular file (got {kind})")
+    size = st.st_size if st is not None else size
+    if size is not None and size > MAX_FILE_BYTES:
+        raise FormatError(
+            f"{path}: expected a genome file of at most {MAX_FILE_BYTES // 2**20} MiB "
+            f"(got {size} bytes)"
+        )
+
+
 def load(path: str | Path) -> Genome:
     """Read a genome file written by :func:`save`.
+
+    Only a regular file of at most :data:`MAX_FILE_BYTES` (64 MiB) is read: a
+    FIFO, a device or a directory is refused before reading.
 
     Raises
     ------
@@ -284,7 +357,7 @@ def load(path: str | Path) -> Genome:
     """
     path = Path(path)
     try:
-        text = path.read_bytes()
+        text = _read_regular_file(path)
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
     try:

@@ -286,3 +286,83 @@ def test_save_writes_with_the_umask_mode_and_leaves_no_temp_file(
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == mode  # as open(path, "w") would give
     assert [p.name for p in tmp_path.iterdir()] == ["g.json"]
+
+
+# ------------------------------------------------- hostile files (issue 15, item 6)
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "g.json"
+    os.mkfifo(fifo)
+    with pytest.raises(FormatError, match="expected a regular file"):
+        genomes.load(fifo)  # before the fix: blocks forever waiting for a writer
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused_without_reading(path: str) -> None:
+    with pytest.raises(FormatError, match="expected a regular file"):
+        genomes.load(path)  # before the fix: /dev/zero read until memory ran out
+
+
+def test_a_directory_is_a_format_error(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="expected a regular file"):
+        genomes.load(tmp_path)
+
+
+def test_a_file_over_the_size_cap_is_refused(tmp_path: Path, monkeypatch: Any) -> None:
+    from genomes import io
+
+    path = genomes.save(genomes.minimal(2, 2), tmp_path / "g.json")
+    monkeypatch.setattr(io, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(FormatError, match="at most"):
+        genomes.load(path)
+
+
+@pytest.mark.parametrize("depth", [40, 1_000, 100_000])
+def test_deeply_nested_json_is_a_format_error(depth: int) -> None:
+    text = "[" * depth + "]" * depth
+    with pytest.raises(FormatError, match="nested"):
+        genomes.loads(text)  # before the fix: RecursionError from 1000 levels on
+    d = genomes.to_dict(genomes.minimal(2, 2))
+    deep: Any = 1
+    for _ in range(depth if depth < 1000 else 40):
+        deep = {"x": deep}
+    d["meta"]["tags"]["deep"] = deep
+    with pytest.raises(FormatError, match="nested"):
+        genomes.loads(json.dumps(d))
+
+
+def test_an_integer_too_long_to_read_is_a_format_error() -> None:
+    with pytest.raises(FormatError, match="4300 digits"):
+        genomes.loads('{"format": ' + "9" * 5000 + "}")
+
+
+def _box_file(low: Any, high: Any) -> str:
+    g = genomes.minimal(3, {"type": "box", "shape": [2]})
+    d = genomes.to_dict(g)
+    d["meta"]["action_space"].update(low=low, high=high)
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize(
+    "low, high, needle",
+    [
+        (["-1", "-1"], [1, 1], "finite numbers as 'low'"),
+        ([-1], [1], "2 finite numbers as 'low'"),
+        ([-1, -1], [1, 1, 1], "2 finite numbers as 'high'"),
+        ([2, 2], [-2, -2], "low <= high"),
+        ([-1, True], [1, 1], "finite numbers"),
+        ([-1, 1e308 * 10], [1, 1], None),  # json writes Infinity: not JSON
+        (None, [1, 1], "finite numbers as 'low'"),
+    ],
+)
+def test_action_bounds_are_validated(low: Any, high: Any, needle: str | None) -> None:
+    if needle is None:
+        with pytest.raises(FormatError, match="finite"):
+            genomes.loads(_box_file(low, high))
+        return
+    with pytest.raises(GenomeError, match=needle):
+        genomes.loads(_box_file(low, high))
+
+
+def test_good_action_bounds_load() -> None:
+    g = genomes.loads(_box_file([-2, -1.5], [2, 1.5]))
+    assert g.action_space["low"] == [-2, -1.5]

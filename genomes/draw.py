@@ -138,6 +138,9 @@ def figure(genome: Genome) -> Figure:
     One data unit is :data:`COLUMN_INCHES` across and :data:`ROW_INCHES` up,
     so the curvatures of :func:`curvatures` hold on the page.
     """
+    from genomes._optional import require
+
+    require("matplotlib", feature="genomes.draw", extra="plot")
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 

@@ -60,7 +60,7 @@ import genomes, operators
 g = genomes.mlp(4, 2, hidden=[8])
 child = operators.REGISTRY["widen"].fn(g, rng=np.random.default_rng(0))
 out = {"grew": child.num_params() > g.num_params()}
-for name, call in [("to_pyg", lambda: genomes.to_pyg(g))]:
+for name, call in [("to_pyg", lambda: genomes.to_pyg(g)), ("draw", lambda: g.draw("g.png"))]:
     try:
         call()
     except ImportError as exc:
@@ -82,9 +82,13 @@ def test_genomes_and_operators_work_without_the_search_stack():
         "ImportError",
         "genomes.to_pyg needs torch_geometric: pip install 'growagent[pyg]'",
     ]
+    assert out["draw"] == [
+        "ImportError",
+        "genomes.draw needs matplotlib: pip install 'growagent[plot]'",
+    ]
     assert out["growagent"] == [
         "ImportError",
-        "growagent needs gymnasium, deap, torch_geometric, matplotlib, tqdm, tomli_w "
+        "growagent needs gymnasium, deap, moocore, torch_geometric, matplotlib, tqdm, tomli_w "
         "(the search stack): pip install 'growagent[search]'",
     ]
 

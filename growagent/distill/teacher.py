@@ -68,13 +68,20 @@ def load_teacher(path: str | Path, vecnormalize: str | Path | None = None) -> Ge
     Parameters
     ----------
     path : str or Path
-        ``*.json`` genome or ``*.zip`` SB3 model (needs the ``sb3`` extra).
+        ``*.json`` genome or ``*.zip`` SB3 PPO/A2C model, read without
+        unpickling anything (:mod:`growagent.distill.sb3`).
     vecnormalize : str or Path, optional
-        SB3 ``VecNormalize`` statistics saved next to the zip.
+        The zip's ``VecNormalize`` statistics exported as JSON (SB3's own
+        ``.pkl`` is refused: see :mod:`growagent.distill.sb3` for the export).
 
     Returns
     -------
     Genome
+
+    Raises
+    ------
+    genomes.GenomeError
+        For a malformed or unsupported file (an ``SB3ConversionError`` for zips).
     """
     path = Path(path)
     if path.suffix == ".zip":

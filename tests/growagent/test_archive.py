@@ -1,5 +1,6 @@
 import sqlite3
 
+import numpy as np
 import pytest
 
 import genomes
@@ -65,3 +66,74 @@ def test_read_only_open_handles_uri_characters_in_the_path(tmp_path):
         a.set_meta("config", {"x": 1})
     with Archive(run / "archive.sqlite", readonly=True) as r:
         assert r.get_meta("config") == {"x": 1}
+
+
+# ------------------------------------------- corrupt archives (issue 15, item 6)
+def _small_archive(path):
+    with Archive(path) as a:
+        a.set_meta("config", {"env": "CartPole-v1"})
+        a.set_meta("champion", "a1")
+        a.add_genome(_genome("a1"), generation=0)
+        row = {"status": "ok", "return_mean": 9.0, "policy_params": 10, "policy_macs": 10}
+        a.add_assessment("a1", 0, 7, row)
+        a.add_evaluation("a1", "search", 7, [8.0, 10.0], generation=0)
+        a.add_generation(0, ["a1"], ["a1"], {"ret_max": 9.0}, {})
+        rng = np.random.default_rng(0).bit_generator.state
+        a.checkpoint(0, "evolution", {"generation": 0, "rng": rng})
+    return path
+
+
+def _corrupt(path, sql, *args):
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(sql, args)
+    db.close()
+
+
+def _read_everything(path):
+    with Archive(path, readonly=True) as a:
+        a.get_meta("config"), a.get_meta("champion")
+        a.scores(), a.generations(), a.last_step(), a.genome("a1"), a.ancestry("a1")
+
+
+@pytest.mark.parametrize(
+    "sql, args, needle",
+    [
+        (
+            "UPDATE meta SET value = ? WHERE key = 'config'",
+            ["{not json"],
+            "table meta, row 'config'",
+        ),
+        ("UPDATE meta SET value = ? WHERE key = 'champion'", ["[1, 2]"], "row 'champion'"),
+        ("UPDATE generations SET stats = ?", ["\x1b[2J{bad"], "column stats: not valid JSON"),
+        ("UPDATE generations SET population = ?", ["[1, 2]"], "unexpected population"),
+        ("UPDATE generations SET stats = ?", ['{"ret_max": "x"}'], "unexpected stats"),
+        ("UPDATE assessments SET return_mean = ?", ["ninety"], "unexpected return_mean"),
+        ("UPDATE assessments SET policy_params = NULL", [], "policy_params"),
+        ("UPDATE assessments SET generation = 'x'", [], "unexpected generation"),
+        ("UPDATE evaluations SET episodes = ?", [b"\xff\x00"], "unexpected episodes"),
+        ("UPDATE genomes SET body = ?", ['{"format": 1}'], "table genomes, row 'a1': corrupt body"),
+        ("UPDATE genomes SET body = ?", [b"\xfe\xff\x1b"], "unexpected body b'"),
+        ("UPDATE genomes SET body = CAST(X'FEFF1B5B324A' AS TEXT)", [], "not valid UTF-8"),
+        ("UPDATE steps SET state = ?", ['{"generation": 0, "rng": {"bit_generator": "X"}}'], "rng"),
+        ("UPDATE steps SET state = ?", ["[" * 5000], "not valid JSON"),
+    ],
+)
+def test_a_corrupt_row_is_an_archive_error_naming_it(tmp_path, sql, args, needle):
+    path = _small_archive(tmp_path / "archive.sqlite")
+    _read_everything(path)  # sound before the corruption
+    _corrupt(path, sql, *args)
+    with pytest.raises(ArchiveError, match=needle) as info:
+        _read_everything(path)
+    message = str(info.value)
+    assert message.isprintable() and len(message) < 400  # no raw bytes, no escape codes
+
+
+def test_a_damaged_database_file_is_an_archive_error(tmp_path):
+    path = _small_archive(tmp_path / "archive.sqlite")
+    data = bytearray(path.read_bytes())
+    for i in range(4096, len(data), 97):  # every page after the first
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError):
+        _read_everything(path)

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -22,9 +23,49 @@ EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
 
+def _printable(text: str, limit: int = 500) -> str:
+    """``text`` with control characters escaped (a corrupt file's bytes never reach the
+    terminal raw), cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return _printable(text.splitlines()[0]) if text else type(exc).__name__
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors follow the CLI's contract: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("growagent").strip()
+        where = f"{command}: " if command else ""
+        self.exit(
+            EXIT_BAD_INPUT,
+            f"growagent: error: {where}{_printable(message)} (see {self.prog} --help)\n",
+        )
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer (got {text!r:.40})") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from {low} to {high} (got {text:.40})"
+            )
+        return value
+
+    return convert
+
+
+SEED = _int_in(0, 2**32 - 1)
+"""A seed on the command line: 0 to 2**32 - 1 (episode seeds count up from it)."""
 
 
 class UserError(Exception):
@@ -49,6 +90,7 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
         FileNotFoundError,
         FileExistsError,
         IsADirectoryError,
+        NotADirectoryError,
         PermissionError,
     )
 
@@ -209,22 +251,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         source / "export" / f"champion{suffix}" if source.is_dir() else source.with_suffix(suffix)
     )
     out = args.out or str(default)
+    if Path(out).is_dir():
+        raise UserError(f"--out: {out} is a directory; expected a file path")
     print(f"exported: {export_policy(genome, out, fmt=args.format)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``growagent`` command."""
-    p = argparse.ArgumentParser(prog="growagent", description=__doc__.splitlines()[0])
+    p = _Parser(prog="growagent", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="launch a search from a TOML config")
     r.add_argument("config", help="run config (TOML), e.g. runs/cartpole.toml")
     r.add_argument("-o", "--out", help="run directory (default: <out>/<name> from the config)")
-    r.add_argument("-w", "--workers", type=int, help="parallel workers (default: one per core)")
+    r.add_argument(
+        "-w", "--workers", type=_int_in(0, 4096), help="parallel workers (default: one per core)"
+    )
     r.add_argument("--executor", choices=["serial", "process", "ray"])
-    r.add_argument("-s", "--seed", type=int, help="override the config's master seed")
+    r.add_argument("-s", "--seed", type=SEED, help="override the config's master seed")
     r.add_argument(
         "--strategy",
         choices=["evolution", "random", "firefly", "metaqnn"],
@@ -235,9 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("resume", help="continue a run from its archive")
     s.add_argument("run_dir")
-    s.add_argument("-w", "--workers", type=int)
+    s.add_argument("-w", "--workers", type=_int_in(0, 4096))
     s.add_argument("--executor", choices=["serial", "process", "ray"])
-    s.add_argument("-g", "--generations", type=int, help="raise the total number of generations")
+    s.add_argument(
+        "-g",
+        "--generations",
+        type=_int_in(0, 1_000_000),
+        help="raise the total number of generations",
+    )
     s.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_resume)
 
@@ -249,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a genome on an environment")
     e.add_argument("genome", help="genome JSON file or run directory")
     e.add_argument("--env", help="gymnasium id (default: the one stored in the genome)")
-    e.add_argument("-n", "--episodes", type=int, default=20)
-    e.add_argument("-s", "--seed", type=int, default=10_000, help="first episode seed")
+    e.add_argument("-n", "--episodes", type=_int_in(1, 1_000_000), default=20)
+    e.add_argument("-s", "--seed", type=SEED, default=10_000, help="first episode seed")
     e.add_argument("--render-video", help="write one episode as a GIF here")
     e.set_defaults(func=cmd_eval)
 

@@ -357,16 +357,47 @@ class ExecutorConfig:
     workers: int = 0
     """Parallel workers; 0 means one per core."""
     timeout: float = 900.0
-    """Seconds one assessment may take before it is killed and retried."""
+    """Seconds one task (an assessment, an evaluation) may take before it is killed
+    and retried: the limit until ``adaptive_timeout`` has durations to go by."""
+    adaptive_timeout: float = 10.0
+    """Once three tasks of a kind have finished, a task of that kind may take this
+    many times their median duration (at least ``min_timeout``, at most
+    ``timeout``): a hanging env holds a worker minutes, not ``timeout``; 0 turns it off."""
+    min_timeout: float = 60.0
+    """The least time limit ``adaptive_timeout`` may set, in seconds."""
     retries: int = 1
     """Extra attempts for a task that failed, timed out or lost its worker."""
+    memory_mb: int = 0
+    """A process worker whose resident memory passes this many MiB is killed and its
+    task fails; 0: the machine's memory over (workers + 1), at least 1024."""
+    max_tasks: int = 200
+    """A process worker is replaced by a fresh one after this many tasks."""
     address: str = ""
     """Ray cluster address; empty starts a local Ray instance."""
 
     def __post_init__(self) -> None:
         _require(self.workers >= 0, "executor.workers", "an integer >= 0", self.workers)
-        _require(self.timeout > 0, "executor.timeout", "a number > 0", self.timeout)
+        _require(
+            math.isfinite(self.timeout) and self.timeout > 0,
+            "executor.timeout",
+            "a number > 0",
+            self.timeout,
+        )
+        _require(
+            math.isfinite(self.adaptive_timeout) and self.adaptive_timeout >= 0,
+            "executor.adaptive_timeout",
+            "a number >= 0",
+            self.adaptive_timeout,
+        )
+        _require(
+            math.isfinite(self.min_timeout) and self.min_timeout > 0,
+            "executor.min_timeout",
+            "a number > 0",
+            self.min_timeout,
+        )
         _require(self.retries >= 0, "executor.retries", "an integer >= 0", self.retries)
+        _require(self.memory_mb >= 0, "executor.memory_mb", "an integer >= 0", self.memory_mb)
+        _require(self.max_tasks >= 1, "executor.max_tasks", "a positive integer", self.max_tasks)
 
 
 @dataclass
@@ -376,7 +407,10 @@ class RunConfig:
     name: str = "run"
     """Run name; the run directory is ``out/name``."""
     env: str = "CartPole-v1"
-    """Gymnasium environment id."""
+    """Gymnasium id, ``"module:EnvId"`` (the module registers it) or ``"module:factory"``
+    (a module-level callable); see docs/environments.md."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``gymnasium.make`` (or of the factory), for every env of the run."""
     seed: int = 0
     """Master seed: the whole run is reproducible from it (serial executor)."""
     out: str = "runs"
@@ -408,7 +442,13 @@ class RunConfig:
     """First episode seed of the held-out evaluation (unseen during the search)."""
 
     def __post_init__(self) -> None:
-        self.assess = dataclasses.replace(self.assess, env=self.env)
+        self.assess = dataclasses.replace(self.assess, env=self.env, env_kwargs=self.env_kwargs)
+        _require(
+            isinstance(self.env_kwargs, dict) and all(isinstance(k, str) for k in self.env_kwargs),
+            "env_kwargs",
+            "a table of named values",
+            self.env_kwargs,
+        )
         _require(self.seed >= 0, "seed", "an integer >= 0", self.seed)
         _require(
             self.heldout_episodes >= 0, "heldout_episodes", "an integer >= 0", self.heldout_episodes
@@ -439,6 +479,7 @@ class RunConfig:
         data: dict[str, Any] = to_mapping(self)
         data["assess"] = self.assess.to_dict()
         data["assess"].pop("env", None)
+        data["assess"].pop("env_kwargs", None)
         if data["assess"]["distill"] is None:
             data["assess"]["distill"] = False
         return data
@@ -520,8 +561,11 @@ def _prepare(data: dict[str, Any]) -> dict[str, Any]:
         data["evolution"], data["search"] = evolution, search
     if isinstance(data.get("assess"), dict):
         assess = dict(data["assess"])
-        if "env" in assess:
-            raise ConfigError("Unknown key 'env' in [assess]; set the top-level 'env' instead")
+        for key in ("env", "env_kwargs"):
+            if key in assess:
+                raise ConfigError(
+                    f"Unknown key {key!r} in [assess]; set the top-level {key!r} instead"
+                )
         assess["env"] = data.get("env", RunConfig.env)
         if assess.get("distill") is False:  # TOML has no null: `distill = false` turns it off
             assess["distill"] = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,7 @@ class RunResult:
 def run(
     config: str | Path | dict[str, Any] | RunConfig,
     *,
+    env: str | Callable[..., Any] | None = None,
     out: str | Path | None = None,
     executor: str | None = None,
     workers: int | None = None,
@@ -102,6 +103,12 @@ def run(
     Parameters
     ----------
     config : path, dict or RunConfig
+        Its ``env`` may be an env factory (a module-level function or class), as
+        ``env`` below.
+    env : str or callable, optional
+        Override the config's env: a reference string, or a module-level env factory,
+        which worker processes import by its ``module:name`` (a lambda or a nested
+        function raises ConfigError). The reference is what the run's config records.
     out : path, optional
         The run directory (default ``config.out / config.name``).
     executor, workers : optional
@@ -120,8 +127,13 @@ def run(
     -------
     RunResult
     """
+    if isinstance(config, dict) and callable(config.get("env")):
+        config = {**config, "env": _reference(config["env"])}
     cfg = load_config(config)
+    if env is not None or not isinstance(cfg.env, str):
+        cfg = dataclasses.replace(cfg, env=_reference(cfg.env if env is None else env))
     cfg = _override(cfg, executor=executor, workers=workers, seed=seed, strategy=strategy)
+    _check_env_reaches_workers(cfg)
     run_dir = Path(out) if out is not None else cfg.run_dir
     _check_inputs(cfg)
     if (run_dir / "archive.sqlite").exists():
@@ -160,11 +172,56 @@ def _override(
     return dataclasses.replace(cfg, **changes)
 
 
+def _reference(env: str | Callable[..., Any]) -> str:
+    """The ``module:name`` reference of an env factory (a string passes through)."""
+    from growagent.rl.envs import EnvRefError, env_reference
+
+    try:
+        return env_reference(env)
+    except EnvRefError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_env_reaches_workers(cfg: RunConfig) -> None:
+    """A factory of an interactive session (no script file) cannot be imported by workers."""
+    import sys
+
+    if cfg.executor.kind == "serial" or not cfg.env.startswith("__main__:"):
+        return
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) is None and getattr(main, "__spec__", None) is None:
+        raise ConfigError(
+            f"env: {cfg.env[len('__main__:') :]} is defined in an interactive session, which "
+            "worker processes cannot import: move it to a module file (env = 'module:name'), "
+            "or use executor = 'serial'"
+        )
+
+
+def _check_resume_env(cfg: RunConfig, run_dir: Path, env: str | Callable[..., Any] | None) -> None:
+    """Resume's trust rule: an archived config is data, so its env module is imported
+    only when the caller names the same reference (see docs/reliability.md)."""
+    given = None if env is None else _reference(env)
+    module, sep, name = cfg.env.partition(":")
+    if given is not None and given != cfg.env:
+        raise ConfigError(f"--env {given!r} is not the run's env {cfg.env!r}")
+    if sep and given is None:
+        if module in ("__main__", "__mp_main__"):
+            raise ConfigError(
+                f"{run_dir}: the run's env is the factory {name!r} of the script that launched "
+                f"it; resume it from that script: growagent.resume(run_dir, env={name})"
+            )
+        raise ConfigError(
+            f"{run_dir}: the run's env {cfg.env!r} imports the module {module!r}, and a run "
+            f"directory may come from anyone: if you trust it, name it: "
+            f"growagent resume {run_dir} --env {cfg.env}"
+        )
+
+
 def _check_inputs(cfg: RunConfig) -> None:
     """Fail fast, before anything is written, on a bad environment or teacher path."""
-    from growagent.rl.envs import genome_spaces
+    from growagent.rl.envs import EnvRef, genome_spaces
 
-    obs, act = genome_spaces(cfg.env)
+    obs, act = genome_spaces(EnvRef(cfg.env, cfg.env_kwargs))
     if cfg.teacher.path and not Path(cfg.teacher.path).exists():
         raise FileNotFoundError(f"teacher.path: {cfg.teacher.path} does not exist")
     if cfg.teacher.path.endswith(".json"):
@@ -194,6 +251,7 @@ def _act_key(space: dict[str, Any]) -> str:
 def resume(
     run_dir: str | Path,
     *,
+    env: str | Callable[..., Any] | None = None,
     executor: str | None = None,
     workers: int | None = None,
     generations: int | None = None,
@@ -204,6 +262,11 @@ def resume(
 
     ``generations`` raises the total number of generations (to extend a run
     that finished).
+
+    The archived config is a data file, so an env reference with a module part
+    (``"module:EnvId"``, ``"module:factory"``) is imported only when ``env``
+    names the same reference (or is the same module-level factory); otherwise
+    ConfigError says how to confirm it. A plain gymnasium id needs nothing.
     """
     run_dir = Path(run_dir)
     path = run_dir / "archive.sqlite"
@@ -214,7 +277,9 @@ def resume(
     if data is None:
         raise ConfigError(f"{path}: the archive holds no run config")
     cfg = load_config(data)
+    _check_resume_env(cfg, run_dir, env)
     cfg = _override(cfg, executor=executor, workers=workers, generations=generations)
+    _check_env_reaches_workers(cfg)
     return _execute(cfg, run_dir, resume=True, quiet=quiet, reporters=reporters)
 
 
@@ -249,6 +314,10 @@ def _execute(
                 timeout=cfg.executor.timeout,
                 retries=cfg.executor.retries,
                 address=cfg.executor.address,
+                adaptive=cfg.executor.adaptive_timeout,
+                min_timeout=cfg.executor.min_timeout,
+                memory_mb=cfg.executor.memory_mb,
+                max_tasks=cfg.executor.max_tasks,
             )
         )
         strategy = make_strategy(cfg, evaluator)

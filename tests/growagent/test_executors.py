@@ -1,4 +1,6 @@
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,90 @@ def test_a_worker_killed_while_the_caller_handles_a_result_does_not_hang_the_run
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         ex.close()
+
+
+def test_serial_executor_enforces_its_timeout_and_survives_sys_exit():
+    from growagent.executors import SerialExecutor
+
+    ex = SerialExecutor(retries=0, timeout=1.0)
+    hung = _by_index(ex.run("tests.growagent.tasks:spin", [b"60"]))
+    assert hung[0].output is None and hung[0].error == "timed out after 1 s"
+    out = _by_index(ex.run("tests.growagent.tasks:call_exit", [b"3"]))
+    assert out[0].output is None and out[0].error == "the task called sys.exit(3)"
+    assert _by_index(ex.run("tests.growagent.tasks:upper", [b"a"]))[0].output == b"A"
+
+
+def test_a_learned_time_limit_stops_a_hung_task_long_before_the_configured_one():
+    ex = ProcessExecutor(workers=1, timeout=600.0, retries=0, adaptive=5.0, min_timeout=2.0)
+    try:
+        quick = _by_index(ex.run("tests.growagent.tasks:sleep_for", [b"0.05"] * 3))
+        assert all(r.output for r in quick.values())
+        hung = _by_index(ex.run("tests.growagent.tasks:sleep_for", [b"300"]))
+        assert hung[0].error == "timed out after 2 s"
+    finally:
+        ex.close()
+
+
+def test_process_workers_contain_sys_exit_memory_leaks_and_are_recycled():
+    ex = ProcessExecutor(workers=1, timeout=120.0, retries=0, memory_mb=400, max_tasks=2)
+    try:
+        out = _by_index(ex.run("tests.growagent.tasks:call_exit", [b"3"]))
+        assert out[0].error == "the task called sys.exit(3)"
+        leaked = _by_index(ex.run("tests.growagent.tasks:leak", [b"4000"]))
+        assert leaked[0].output is None
+        assert leaked[0].error.startswith("worker died (memory:"), leaked[0].error
+        assert "400 MiB limit" in leaked[0].error
+        pids = [r.output for r in ex.run("tests.growagent.tasks:sleep_for", [b"0"] * 5)]
+        assert len(set(pids)) == 3  # a fresh worker after every two tasks
+    finally:
+        ex.close()
+
+
+WATCHED = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from growagent.executors import ProcessExecutor
+ex = ProcessExecutor(workers=1, timeout=600.0)
+for r in ex.run("tests.growagent.tasks:sleep_for", [b"0"]):
+    print(r.output.decode(), flush=True)
+for r in ex.run("tests.growagent.tasks:sleep_for", [b"600"]):
+    pass
+"""
+
+
+def test_workers_end_with_a_main_process_killed_by_sigkill_and_ignore_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WATCHED.format(repo=repo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=repo,
+    )
+    try:
+        worker = int(proc.stdout.readline())
+        time.sleep(1.0)  # the worker is now inside the 600-s task
+        os.kill(worker, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        time.sleep(0.5)
+        os.kill(worker, 0)  # still alive: the main process decides what Ctrl-C means
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            raise AssertionError("the worker outlived its SIGKILLed main process")
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -23,6 +23,7 @@ import genomes
 from genomes import Genome
 from growagent.distill.a2d import DistillConfig, distill
 from growagent.distill.states import teacher_states
+from growagent.rl.envs import EnvRef, with_kwargs
 from growagent.rl.evaluate import evaluate
 from growagent.rl.ppo import PPOConfig, train_ppo
 
@@ -31,8 +32,12 @@ from growagent.rl.ppo import PPOConfig, train_ppo
 class TaskConfig:
     """How a genome is trained and judged."""
 
-    env: str | Callable[[], Any] = "CartPole-v1"
-    """Gymnasium id (or, in-process only, an env factory; not serialisable)."""
+    env: str | Callable[..., Any] = "CartPole-v1"
+    """Gymnasium id, ``"module:EnvId"`` or ``"module:factory"`` (see
+    :mod:`growagent.rl.envs`), or an env factory: a module-level one is sent to workers
+    by its ``module:name``, any other (a lambda) works in this process only."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``gymnasium.make`` (or of the factory)."""
     num_envs: int | None = None
     """If set, overrides ``ppo.num_envs`` and ``distill.num_envs``."""
     distill: DistillConfig | None = field(default_factory=DistillConfig)
@@ -57,10 +62,18 @@ class TaskConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the env must be a gymnasium id)."""
-        if not isinstance(self.env, str):
-            raise TypeError("TaskConfig.to_dict: env must be a gymnasium id, not a factory")
+        """A JSON-ready dict; a factory env becomes its ``module:name`` reference.
+
+        Raises
+        ------
+        EnvRefError
+            For a factory workers cannot import by name (a lambda, a nested function).
+        """
+        from growagent.rl.envs import env_reference
+
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["env"] = env_reference(self.env)
+        d["env_kwargs"] = dict(self.env_kwargs)
         d["distill"] = None if self.distill is None else self.distill.to_dict()
         d["ppo"] = self.ppo.to_dict()
         return d
@@ -195,6 +208,7 @@ def assess(
     seconds: dict[str, float] = {}
     info["seconds"] = seconds
     try:
+        env = with_kwargs(task.env, task.env_kwargs)
         if task.threads is not None:
             torch.set_num_threads(task.threads)
         genome.validate()
@@ -210,7 +224,7 @@ def assess(
             t = time.perf_counter()
             states = teacher_states(
                 teacher,
-                task.env,
+                env,
                 dist_cfg.teacher_states + dist_cfg.probe_states,
                 seed=dist_cfg.teacher_seed,
                 num_envs=dist_cfg.num_envs,
@@ -218,7 +232,7 @@ def assess(
             )
             seconds["teacher_states"] = time.perf_counter() - t
             trained, dlog = distill(
-                trained, teacher, task.env, config=dist_cfg, seed=seed, states=states
+                trained, teacher, env, config=dist_cfg, seed=seed, states=states
             )
             info["distill_env_steps"] = dlog.env_steps
             info["distill_grad_steps"] = dlog.grad_steps
@@ -236,12 +250,12 @@ def assess(
                 ppo_cfg = dataclasses.replace(ppo_cfg, normalize_obs=False)
             t = time.perf_counter()
             trained, plog = train_ppo(
-                trained, task.env, total_steps=task.finetune_steps, config=ppo_cfg, seed=seed
+                trained, env, total_steps=task.finetune_steps, config=ppo_cfg, seed=seed
             )
             info["ppo_steps"] = plog.total_steps
             seconds["finetune"] = time.perf_counter() - t
         t = time.perf_counter()
-        ev = evaluate(trained, task.env, episodes=task.eval_episodes, seed=task.eval_seed)
+        ev = evaluate(trained, env, episodes=task.eval_episodes, seed=task.eval_seed)
         seconds["eval"] = time.perf_counter() - t
         if not math.isfinite(ev.mean):
             raise ValueError(f"Non-finite evaluation return {ev.mean}")
@@ -337,8 +351,8 @@ def make_payload(
 def evaluate_bytes(payload: bytes) -> bytes:
     """Evaluate a genome (no training) over JSON bytes, for executors.
 
-    ``payload`` is ``{"genome": genome dict, "env": gymnasium id, "episodes":
-    int, "seed": int}``; the result is ``{"status": "ok", "returns": [...]}``
+    ``payload`` is ``{"genome": genome dict, "env": env reference, "env_kwargs":
+    dict (optional), "episodes": int, "seed": int}``; the result is ``{"status": "ok", "returns": [...]}``
     or ``{"status": "failed", "error": "..."}``, never an exception.
 
     Examples
@@ -357,7 +371,8 @@ def evaluate_bytes(payload: bytes) -> bytes:
         torch.set_num_threads(1)
         data = json.loads(payload)
         genome = genomes.from_dict(data["genome"])
-        ev = evaluate(genome, data["env"], episodes=int(data["episodes"]), seed=int(data["seed"]))
+        env = EnvRef(data["env"], data.get("env_kwargs") or {})
+        ev = evaluate(genome, env, episodes=int(data["episodes"]), seed=int(data["seed"]))
         if not math.isfinite(ev.mean):
             raise ValueError(f"Non-finite evaluation return {ev.mean}")
         out: dict[str, Any] = {"status": "ok", "returns": ev.returns}

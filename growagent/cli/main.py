@@ -15,9 +15,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from growagent.rl.envs import EnvRef
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -127,10 +130,20 @@ def _print_front(result: object) -> None:
     print(f"report:   {result.run_dir / 'report' / 'index.html'}")
 
 
+def _user_modules_importable() -> None:
+    """Let an env reference the user typed (in a config, or ``--env``) name a module in
+    the current directory, as ``python -m`` does (appended, so installed packages win).
+    Never called for a reference read from a data file (see docs/reliability.md)."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.append(cwd)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from growagent.report import write_report
     from growagent.runner import run
 
+    _user_modules_importable()  # the config is the user's own
     result = run(
         args.config,
         out=args.out,
@@ -149,8 +162,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from growagent.report import write_report
     from growagent.runner import resume
 
+    if args.env:
+        _user_modules_importable()
     result = resume(
         args.run_dir,
+        env=args.env,
         executor=args.executor,
         workers=args.workers,
         generations=args.generations,
@@ -199,9 +215,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     genome = _load_genome_or_run(args.genome)
     assert isinstance(genome, Genome)
-    env = args.env or genome.meta.get("tags", {}).get("env")
-    if not env:
-        raise UserError("No environment: pass --env ID (the genome does not name one)")
+    env = _eval_env(args, genome.meta.get("tags", {}))
     if args.episodes < 1:
         raise UserError(f"--episodes: expected a positive integer (got {args.episodes})")
     from growagent.rl.envs import genome_spaces
@@ -227,8 +241,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.render_video:
         from growagent.export import render_episode
 
-        print(f"video: {render_episode(genome, env, args.render_video, seed=args.seed)}")
+        print(f"video: {render_episode(genome, env.ref, args.render_video, seed=args.seed)}")
     return 0
+
+
+def _eval_env(args: argparse.Namespace, tags: dict[str, object]) -> EnvRef:
+    """The env ``eval`` plays: ``--env``, or the genome's tag when it is a plain gymnasium
+    id (a genome file is data: a module it names is never imported), with ``--env-kwargs``
+    or else the genome's ``env_kwargs`` tag when the env is the tagged one."""
+    import json
+
+    from growagent.rl.envs import EnvRef
+
+    env = args.env
+    tagged = tags.get("env")
+    if not env:
+        if not tagged or not isinstance(tagged, str):
+            raise UserError("No environment: pass --env ID (the genome does not name one)")
+        if ":" in tagged:
+            raise UserError(
+                f"{args.genome} names the env {tagged!r}, which would import a Python module; "
+                f"a genome file never runs code: pass --env {tagged} if you trust that module"
+            )
+        env = tagged
+    else:
+        _user_modules_importable()
+    if args.env_kwargs is not None:
+        try:
+            kwargs = json.loads(args.env_kwargs)
+        except ValueError as exc:
+            raise UserError(f"--env-kwargs: expected a JSON object ({exc})") from None
+    else:
+        kwargs = tags.get("env_kwargs") if env == tagged else None
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise UserError(f"env_kwargs: expected a JSON object (got {kwargs!r})")
+    return EnvRef(env, kwargs or {})
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -289,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_in(0, 1_000_000),
         help="raise the total number of generations",
     )
+    s.add_argument(
+        "--env",
+        help="confirm the run's env when it names a Python module ('module:EnvId'): "
+        "the archive is data and is never trusted to import code by itself",
+    )
     s.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_resume)
 
@@ -299,7 +351,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a genome on an environment")
     e.add_argument("genome", help="genome JSON file or run directory")
-    e.add_argument("--env", help="gymnasium id (default: the one stored in the genome)")
+    e.add_argument(
+        "--env",
+        help="gymnasium id, 'module:EnvId' or 'module:factory' (default: the genome's "
+        "env if it is a plain gymnasium id)",
+    )
+    e.add_argument(
+        "--env-kwargs",
+        help="""the env's keyword arguments as JSON, e.g. '{"length": 10}' """
+        "(default: those stored in the genome, for its own env)",
+    )
     e.add_argument("-n", "--episodes", type=_int_in(1, 1_000_000), default=20)
     e.add_argument("-s", "--seed", type=SEED, default=10_000, help="first episode seed")
     e.add_argument("--render-video", help="write one episode as a GIF here")

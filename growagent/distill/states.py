@@ -24,7 +24,7 @@ import torch
 
 import genomes
 from genomes import Genome
-from growagent.rl.envs import EnvLike, make_vec_env
+from growagent.rl.envs import EnvLike, EnvRef, make_vec_env
 from growagent.rl.normalize import normalize_obs
 from growagent.rl.policy import ActionHead, check_genome_matches
 from growagent.rl.ppo import NonFiniteTrainingError
@@ -101,7 +101,10 @@ def states_key(teacher: Genome, env: EnvLike, n: int, seed: int, num_envs: int) 
     >>> states_key(t, "CartPole-v1", 64, 0, 8) == states_key(t, "CartPole-v1", 64, 1, 8)
     False
     """
-    env_name = env if isinstance(env, str) else getattr(env, "__qualname__", repr(env))
+    if isinstance(env, str | EnvRef):  # an EnvRef without kwargs keys as its bare id
+        env_name = str(env)
+    else:
+        env_name = getattr(env, "__qualname__", repr(env))
     blob = json.dumps(
         {
             "teacher": genomes.dumps(teacher),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import genomes
 from genomes import Genome
-from growagent.rl.envs import EnvLike, genome_spaces
+from growagent.rl.envs import EnvLike, EnvRef, as_ref, genome_spaces
 from growagent.rl.ppo import PPOConfig, train_ppo, zoo_config
 
 
@@ -115,7 +115,7 @@ def teacher_key(
 
 
 def get_teacher(
-    env_id: str,
+    env_id: str | EnvRef,
     *,
     cache_dir: str | Path,
     total_steps: int,
@@ -138,8 +138,9 @@ def get_teacher(
     True
     """
     cache_dir = Path(cache_dir)
-    key = teacher_key(env_id, total_steps, seed, hidden, config)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in env_id)
+    name = str(env_id)  # an EnvRef's reference and kwargs
+    key = teacher_key(name, total_steps, seed, hidden, config)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in as_ref(env_id).ref)
     path = cache_dir / f"teacher-{safe}-{key}.json"
     if path.exists():
         return genomes.load(path)

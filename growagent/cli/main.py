@@ -218,6 +218,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     env = _eval_env(args, genome.meta.get("tags", {}))
     if args.episodes < 1:
         raise UserError(f"--episodes: expected a positive integer (got {args.episodes})")
+    if args.render_video and Path(args.render_video).suffix.lower() != ".gif":
+        raise UserError(f"--render-video: expected a .gif path (got {args.render_video})")
     from growagent.rl.envs import genome_spaces
 
     obs, act = genome_spaces(env)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,9 @@ class TeacherConfig:
             raise ConfigError(f"teacher.ppo: {exc}") from None
 
 
+MAX_POPULATION = 10_000
+"""The most genomes a population or a generation may hold (each one is trained)."""
+
 STRATEGIES = ("evolution", "random", "firefly", "metaqnn")
 """The search strategies (``[search] strategy``); each has a table of its own."""
 
@@ -165,6 +169,9 @@ class EvolutionConfig:
         for key in ("mu", "offspring", "tournsize"):
             value = getattr(self, key)
             _require(value >= 1, f"{e}.{key}", "a positive integer", value)
+        for key in ("mu", "offspring"):  # every one is a trained network: a typo, not a plan
+            value = getattr(self, key)
+            _require(value <= MAX_POPULATION, f"{e}.{key}", f"at most {MAX_POPULATION}", value)
         _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
         share = self.critic_share
         _require(0 <= share <= 1, f"{e}.critic_share", "a number in [0, 1]", share)
@@ -444,6 +451,13 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.assess = dataclasses.replace(self.assess, env=self.env, env_kwargs=self.env_kwargs)
         _require(
+            isinstance(self.name, str)
+            and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", self.name) is not None,
+            "name",
+            "a plain name (letters, digits, '.', '_', '-'; no path: the run directory is out/name)",
+            self.name,
+        )
+        _require(
             isinstance(self.env_kwargs, dict) and all(isinstance(k, str) for k in self.env_kwargs),
             "env_kwargs",
             "a table of named values",
@@ -457,6 +471,8 @@ class RunConfig:
         _require(
             a.eval_episodes >= 1, "assess.eval_episodes", "a positive integer", a.eval_episodes
         )
+        _require(a.eval_seed >= 0, "assess.eval_seed", "an integer >= 0", a.eval_seed)
+        _require(self.heldout_seed >= 0, "heldout_seed", "an integer >= 0", self.heldout_seed)
         _require(
             a.finetune_steps >= 0, "assess.finetune_steps", "an integer >= 0", a.finetune_steps
         )
@@ -524,7 +540,12 @@ def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
     if isinstance(source, RunConfig):
         return source
     if isinstance(source, dict):
-        return from_mapping(RunConfig, _prepare(source))
+        try:
+            return from_mapping(RunConfig, _prepare(source))
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:  # a table's own range check
+            raise ConfigError(str(exc)) from None
     path = Path(source)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

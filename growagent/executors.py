@@ -146,15 +146,18 @@ class SerialExecutor:
         self.workers = 1
         self.timer = Timer(timeout, adaptive, min_timeout)
 
-    def run(self, fn: str, payloads: list[bytes]) -> Iterator[TaskResult]:
-        """Yield a :class:`TaskResult` per payload, in order."""
+    def run(
+        self, fn: str, payloads: list[bytes], timeout: float | None = None
+    ) -> Iterator[TaskResult]:
+        """Yield a :class:`TaskResult` per payload, in order (``timeout``: this call's
+        own limit, instead of the executor's)."""
         func = resolve(fn)
         for i, payload in enumerate(payloads):
             error = None
             for attempt in range(1, self.retries + 2):
                 start = time.monotonic()
                 try:
-                    with _alarm(self.timer.limit(fn)):
+                    with _alarm(timeout or self.timer.limit(fn)):
                         output = func(payload)
                 except TaskTimeout as exc:
                     error = str(exc)
@@ -363,8 +366,11 @@ class ProcessExecutor:
             return f"worker died (memory: {rss:.0f} MiB over the {self.memory_mb} MiB limit)"
         return None
 
-    def run(self, fn: str, payloads: list[bytes]) -> Iterator[TaskResult]:
-        """Yield a :class:`TaskResult` per payload as tasks complete."""
+    def run(
+        self, fn: str, payloads: list[bytes], timeout: float | None = None
+    ) -> Iterator[TaskResult]:
+        """Yield a :class:`TaskResult` per payload as tasks complete (``timeout``: this
+        call's own limit, instead of the executor's)."""
         queue = list(range(len(payloads)))
         attempts = [0] * len(payloads)
         errors: list[str | None] = [None] * len(payloads)
@@ -381,7 +387,7 @@ class ProcessExecutor:
             busy = [s for s in self._slots if s.task is not None]
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=1.0)
             now = time.monotonic()
-            limit = self.timer.limit(fn)
+            limit = timeout or self.timer.limit(fn)
             for slot in busy:
                 i = slot.task
                 assert i is not None
@@ -479,7 +485,9 @@ class RayExecutor:
         self.retries = retries
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
 
-    def run(self, fn: str, payloads: list[bytes]) -> Iterator[TaskResult]:
+    def run(
+        self, fn: str, payloads: list[bytes], timeout: float | None = None
+    ) -> Iterator[TaskResult]:
         """Yield a :class:`TaskResult` per payload as tasks complete."""
         ray = self._ray
         queue = list(range(len(payloads)))
@@ -502,10 +510,10 @@ class RayExecutor:
                         continue
                     except Exception as exc:
                         error = f"{type(exc).__name__}: {str(exc)[-400:]}"
-                elif now - started > self.timeout:
+                elif now - started > (timeout or self.timeout):
                     del inflight[ref]
                     ray.cancel(ref, force=True)
-                    error = f"timed out after {self.timeout:g} s"
+                    error = f"timed out after {timeout or self.timeout:g} s"
                 else:
                     continue
                 if attempts[i] <= self.retries:

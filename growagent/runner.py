@@ -8,9 +8,12 @@ archive; assessments that finished after it are reused, not redone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,14 @@ from typing import Any
 from deap import tools
 
 import genomes
-from genomes import Genome
+from genomes import Genome, GenomeError
 from growagent.archive import Archive, ArchiveError
 from growagent.config import RunConfig, load_config
 from growagent.executors import make_executor
 from growagent.mapping import ConfigError
+from growagent.search.base import Context, seed_genome
 from growagent.search.driver import drive, make_strategy
-from growagent.search.evaluator import Evaluator
+from growagent.search.evaluator import Evaluator, limits_of
 from growagent.search.evolution import EvolutionError
 from growagent.search.reporters import Reporter, default_reporters
 
@@ -135,16 +139,76 @@ def run(
     cfg = _override(cfg, executor=executor, workers=workers, seed=seed, strategy=strategy)
     _check_env_reaches_workers(cfg)
     run_dir = Path(out) if out is not None else cfg.run_dir
-    _check_inputs(cfg)
+    _check_inputs(cfg)  # everything that can be checked is, before the first byte is written
+    _check_new_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(run_dir):
+        _check_new_run_dir(run_dir)  # again, now that no other process can write here
+        _create_archive(run_dir, cfg)
+        return _execute(cfg, run_dir, resume=False, quiet=quiet, reporters=reporters)
+
+
+LEFTOVERS = {".lock", "archive.sqlite.new", "archive.sqlite.new-journal", "archive.sqlite.new-wal"}
+"""What an interrupted start may leave in a run directory: it still counts as empty."""
+
+
+def _check_new_run_dir(run_dir: Path) -> None:
+    """A run starts only in a new or empty directory (nothing of the user's is overwritten)."""
     if (run_dir / "archive.sqlite").exists():
         raise FileExistsError(
             f"{run_dir} already holds a run; use 'growagent resume {run_dir}' or another --out"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
-    with Archive(run_dir / "archive.sqlite") as a:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"{run_dir} exists and is not a directory; choose another --out")
+    if run_dir.is_dir():
+        others = sorted(set(os.listdir(run_dir)) - LEFTOVERS)
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise FileExistsError(
+                f"{run_dir} exists and holds files that are not a run's ({shown}); a run is "
+                "written only into a new or empty directory: choose another --out or name"
+            )
+
+
+def _create_archive(run_dir: Path, cfg: RunConfig) -> None:
+    """Make ``archive.sqlite`` with its config in one step (built aside, then renamed), so a
+    kill at any moment leaves either no run or one that ``resume`` continues."""
+    fresh = run_dir / "archive.sqlite.new"
+    for leftover in LEFTOVERS - {".lock"}:
+        (run_dir / leftover).unlink(missing_ok=True)
+    with Archive(fresh) as a:
+        a.set_meta("config", cfg.to_dict())
         a.set_meta("status", "running")
-    return _execute(cfg, run_dir, resume=False, quiet=quiet, reporters=reporters)
+    os.replace(fresh, run_dir / "archive.sqlite")
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+
+
+class RunInUseError(RuntimeError):
+    """Another process holds the run directory's lock."""
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's exclusive lock (``.lock``): one process writes a run at a time."""
+    path = run_dir / ".lock"
+    with open(path, "a+", encoding="ascii") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            raise RunInUseError(
+                f"{run_dir} is in use by another growagent process (pid {pid}); "
+                "wait for it to end or stop it first"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _override(
@@ -224,6 +288,10 @@ def _check_inputs(cfg: RunConfig) -> None:
     obs, act = genome_spaces(EnvRef(cfg.env, cfg.env_kwargs))
     if cfg.teacher.path and not Path(cfg.teacher.path).exists():
         raise FileNotFoundError(f"teacher.path: {cfg.teacher.path} does not exist")
+    if cfg.teacher.path and not Path(cfg.teacher.path).is_file():
+        raise ConfigError(f"teacher.path: {cfg.teacher.path} is not a file")
+    if cfg.teacher.vecnormalize and not Path(cfg.teacher.vecnormalize).is_file():
+        raise FileNotFoundError(f"teacher.vecnormalize: {cfg.teacher.vecnormalize} is not a file")
     if cfg.teacher.path.endswith(".json"):
         teacher = genomes.load(cfg.teacher.path)
         got = (teacher.observation_space.get("shape"), teacher.action_space)
@@ -235,11 +303,29 @@ def _check_inputs(cfg: RunConfig) -> None:
     specs = cfg.evolution.seeds if cfg.search.strategy == "evolution" else []
     if cfg.search.strategy == "firefly":
         specs = [cfg.firefly.start]
-    for spec in specs:
-        if spec != "minimal" and not spec.startswith("mlp:") and not Path(spec).exists():
+    where = "firefly.start" if cfg.search.strategy == "firefly" else "evolution.seeds"
+    ctx = Context(
+        cfg.env if isinstance(cfg.env, str) else "env",
+        (obs, act),
+        cfg.seed,
+        limits_of(cfg),
+        cfg.search.activation,
+        cfg.search.size_objective,
+        load=genomes.load,
+    )
+    for i, spec in enumerate(specs):
+        if spec != "minimal" and not spec.startswith("mlp:") and not Path(spec).is_file():
             raise FileNotFoundError(
-                f"evolution.seeds: {spec!r} is neither 'minimal', 'mlp:W,...' nor an existing file"
+                f"{where}: {spec!r} is neither 'minimal', 'mlp:W,...' nor an existing file"
             )
+        try:
+            seed = seed_genome(spec, ctx, i)
+        except (GenomeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {spec!r}: {exc}") from None
+        if _act_key(seed.action_space) != _act_key(act) or list(
+            seed.observation_space.get("shape") or []
+        ) != list(obs["shape"]):
+            raise ConfigError(f"{where}: {spec!r} does not fit {cfg.env}'s spaces")
 
 
 def _act_key(space: dict[str, Any]) -> str:
@@ -280,7 +366,10 @@ def resume(
     _check_resume_env(cfg, run_dir, env)
     cfg = _override(cfg, executor=executor, workers=workers, generations=generations)
     _check_env_reaches_workers(cfg)
-    return _execute(cfg, run_dir, resume=True, quiet=quiet, reporters=reporters)
+    with _locked(run_dir):
+        if not (run_dir / "config.toml").exists():  # killed right after the archive was made
+            (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+        return _execute(cfg, run_dir, resume=True, quiet=quiet, reporters=reporters)
 
 
 def _execute(

@@ -125,6 +125,20 @@ class DistillConfig:
             raise ValueError(
                 f"distill.backend: expected 'auto', 'numpy' or 'torch' (got {self.backend!r})"
             )
+        positive = ("temperature", "lr", "max_grad_norm")
+        for key in (*positive, "value_coef", "min_improvement"):
+            value = getattr(self, key)
+            ok = isinstance(value, int | float) and math.isfinite(value)
+            ok = ok and (value > 0 if key in positive else value >= 0)
+            if not ok:
+                what = "a finite number > 0" if key in positive else "a finite number >= 0"
+                raise ValueError(f"distill.{key}: expected {what} (got {value!r})")
+        if self.max_seconds is not None and not (
+            math.isfinite(self.max_seconds) and self.max_seconds > 0
+        ):
+            raise ValueError(
+                f"distill.max_seconds: expected a finite number > 0 (got {self.max_seconds!r})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

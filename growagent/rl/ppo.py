@@ -95,6 +95,39 @@ class PPOConfig:
     adam_eps: float = 1e-5
     """Adam epsilon (SB3 uses 1e-5 for PPO)."""
 
+    def __post_init__(self) -> None:
+        def bad(key: str, what: str) -> ValueError:
+            return ValueError(f"ppo.{key}: expected {what} (got {getattr(self, key)!r})")
+
+        for key in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
+            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
+                raise bad(key, "a positive integer")
+        ranges = {
+            "learning_rate": (0.0, math.inf, False),
+            "gamma": (0.0, 1.0, True),
+            "gae_lambda": (0.0, 1.0, True),
+            "clip_coef": (0.0, math.inf, False),
+            "ent_coef": (0.0, math.inf, True),
+            "vf_coef": (0.0, math.inf, True),
+            "max_grad_norm": (0.0, math.inf, False),
+            "obs_clip": (0.0, math.inf, False),
+            "adam_eps": (0.0, math.inf, False),
+        }
+        for key, (low, high, closed) in ranges.items():
+            v = getattr(self, key)
+            ok = isinstance(v, int | float) and math.isfinite(v) and v <= high
+            ok = ok and (v >= low if closed else v > low)
+            if not ok:
+                sign = ">=" if closed else ">"
+                top = "" if high == math.inf else f" and <= {high:g}"
+                raise bad(key, f"a finite number {sign} {low:g}{top}")
+        if self.target_kl is not None and not (
+            math.isfinite(self.target_kl) and self.target_kl > 0
+        ):
+            raise bad("target_kl", "a finite number > 0 or none")
+        if (self.num_envs * self.num_steps) < self.num_minibatches:
+            raise bad("num_minibatches", "at most num_envs * num_steps")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return dataclasses.asdict(self)

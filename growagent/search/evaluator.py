@@ -107,7 +107,10 @@ class Evaluator:
             return  # the serial executor runs here: the env was made already
         obs, act = self.context().spaces
         payload = self.eval_payload(genomes.minimal(obs, act), 1, self.task.eval_seed)
-        for result in self.executor.run(EVAL_FN, [payload]):
+        from growagent.executors import START_SECONDS
+
+        limit = max(START_SECONDS, self.cfg.executor.timeout)  # a check, not a judged task
+        for result in self.executor.run(EVAL_FN, [payload], timeout=limit):
             res = json.loads(result.output) if result.output is not None else None
             if res is not None and res["status"] == "ok":
                 return

@@ -68,16 +68,25 @@ def ancestry_tree(archive: Archive, genome_id: str) -> dict[str, Any]:
         out["pending"] = [str(p) for p in lineage.get("parents") or []]
         return out
 
-    # iterative depth-first walk: a long lineage cannot hit the recursion limit
+    # iterative depth-first walk: a long lineage cannot hit the recursion limit, and
+    # the page (drawn recursively) shows the newest MAX_TREE_DEPTH generations of it
     root = node(genome_id)
-    stack = [root]
+    stack = [(root, 0)]
     while stack:
-        current = stack.pop()
-        for parent in current.pop("pending", []):
+        current, depth = stack.pop()
+        pending = current.pop("pending", [])
+        if pending and depth >= MAX_TREE_DEPTH:
+            current["note"] = "older ancestors not shown"
+            continue
+        for parent in pending:
             child = node(parent)
             current["parents"].append(child)
-            stack.append(child)
+            stack.append((child, depth + 1))
     return root
+
+
+MAX_TREE_DEPTH = 50
+"""Generations of ancestry the report shows (older ones are summarised in one note)."""
 
 
 def hypervolume_reference(scores: list[Score], objective: str) -> tuple[float, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -390,11 +391,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return func(args)
     except KeyboardInterrupt:
         print("growagent: interrupted; the archive keeps every finished result", file=sys.stderr)
         return 130
+    except Terminated:
+        print(
+            "growagent: stopped by SIGTERM; the archive keeps every finished result",
+            file=sys.stderr,
+        )
+        return 143
     except _bad_input_types() as exc:
         if args.debug:
             raise
@@ -418,6 +427,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (executors close their workers), then say so."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 if __name__ == "__main__":

@@ -161,6 +161,23 @@ def test_ancestry_walk_stops_on_a_parent_cycle(tmp_path):
     assert again == {"id": "a", "parents": [], "note": "shown above"}
 
 
+def test_a_long_ancestry_is_cut_to_the_newest_generations_and_renders(tmp_path):
+    from growagent.report import MAX_TREE_DEPTH, _tree_figure, _tree_html
+
+    with Archive(tmp_path / "archive.sqlite") as a:  # a lineage 1,500 generations deep
+        a.add_genome(_genome("g0", (2,), (), "seed"), generation=0)
+        for i in range(1, 1500):
+            a.add_genome(_genome(f"g{i}", (2,), (f"g{i - 1}",), "widen"), generation=i)
+        tree = ancestry_tree(a, "g1499")
+    depth, node = 0, tree
+    while node["parents"]:
+        (node,) = node["parents"]
+        depth += 1
+    assert depth == MAX_TREE_DEPTH and node["note"] == "older ancestors not shown"
+    assert "older ancestors not shown" in _tree_html(tree, "g1499")
+    _tree_figure(tree)  # no RecursionError
+
+
 def _shoot(index: Path, out: Path) -> np.ndarray:
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
@@ -191,6 +208,7 @@ heldout_episodes = 4
 [teacher]
 steps = 4096
 hidden = [16]
+min_return = 0.0  # a poor teacher is enough for a picture of the page
 
 [evolution]
 generations = 2

@@ -14,7 +14,12 @@ from numpy.typing import ArrayLike, NDArray
 
 
 class RunningMeanStd:
-    """Running mean and variance (parallel algorithm of Chan et al.).
+    """Running observation statistics, with the clip and epsilon of the normalisation.
+
+    The statistics are gymnasium's :class:`gymnasium.wrappers.utils.RunningMeanStd`
+    (the parallel algorithm of Chan et al., initial count ``1e-4``); this class
+    adds what the genome keeps with them (``clip``, ``epsilon``) and the
+    conversion to and from ``genome.meta["obs_norm"]``.
 
     Parameters
     ----------
@@ -23,7 +28,7 @@ class RunningMeanStd:
     clip : float
         Clip range of the normalised observation.
     epsilon : float
-        Added to the variance before the square root; also the initial count.
+        Added to the variance before the square root.
 
     Examples
     --------
@@ -36,24 +41,39 @@ class RunningMeanStd:
     """
 
     def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8):
-        self.mean = np.zeros(shape, dtype=np.float64)
-        self.var = np.ones(shape, dtype=np.float64)
-        self.count = 1e-4
+        from gymnasium.wrappers.utils import RunningMeanStd as Statistics
+
+        self.stats = Statistics(epsilon=1e-4, shape=shape, dtype=np.float64)
         self.clip = float(clip)
         self.epsilon = float(epsilon)
 
+    @property
+    def mean(self) -> NDArray[np.float64]:
+        return self.stats.mean  # type: ignore[no-any-return]
+
+    @mean.setter
+    def mean(self, value: NDArray[np.float64]) -> None:
+        self.stats.mean = value
+
+    @property
+    def var(self) -> NDArray[np.float64]:
+        return self.stats.var  # type: ignore[no-any-return]
+
+    @var.setter
+    def var(self, value: NDArray[np.float64]) -> None:
+        self.stats.var = value
+
+    @property
+    def count(self) -> float:
+        return float(self.stats.count)
+
+    @count.setter
+    def count(self, value: float) -> None:
+        self.stats.count = value
+
     def update(self, batch: NDArray[Any]) -> None:
         """Fold a batch ``[n, *shape]`` into the statistics."""
-        batch = np.asarray(batch, dtype=np.float64)
-        b_mean = batch.mean(axis=0)
-        b_var = batch.var(axis=0)
-        b_count = batch.shape[0]
-        delta = b_mean - self.mean
-        total = self.count + b_count
-        self.mean = self.mean + delta * (b_count / total)
-        m2 = self.var * self.count + b_var * b_count + delta**2 * (self.count * b_count / total)
-        self.var = m2 / total
-        self.count = total
+        self.stats.update(np.asarray(batch, dtype=np.float64))
 
     def normalize(self, obs: NDArray[Any]) -> NDArray[np.float32]:
         """Normalise ``obs`` with the current statistics (float32)."""

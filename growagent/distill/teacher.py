@@ -47,8 +47,8 @@ def train_teacher(
 
     Examples
     --------
-    >>> t = train_teacher("CartPole-v1", total_steps=1024, hidden=(8,))
-    >>> t.meta["tags"]["role"]
+    >>> t = train_teacher("CartPole-v1", total_steps=1024, hidden=(8,))  # doctest: +SKIP
+    >>> t.meta["tags"]["role"]  # doctest: +SKIP
     'teacher'
     """
     obs_space, act_space = genome_spaces(env)

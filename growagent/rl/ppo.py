@@ -464,8 +464,8 @@ def train_ppo(
     --------
     >>> import genomes
     >>> g = genomes.mlp(4, 2, hidden=[16])
-    >>> trained, log = train_ppo(g, "CartPole-v1", total_steps=2048, seed=0)
-    >>> log.total_steps, trained.meta["obs_norm"] is not None
+    >>> trained, log = train_ppo(g, "CartPole-v1", total_steps=2048, seed=0)  # doctest: +SKIP
+    >>> log.total_steps, trained.meta["obs_norm"] is not None  # doctest: +SKIP
     (2048, True)
     """
     cfg = config or PPOConfig()

@@ -61,3 +61,10 @@ def test_predictor_scores_any_genome_kind():
     p = train_predictor(gs, [1.0, 2.0], epochs=5)
     assert p.score(gs).shape == (2,)
     assert p.score([]).shape == (0,)
+
+
+def test_train_predictor_docstring_example():
+    # train_predictor's docstring example, skipped as a doctest because it trains
+    gs = [genomes.mlp(4, 2, [w]) for w in (1, 2, 4, 8, 16)]
+    p = train_predictor(gs, [10, 20, 40, 80, 160], epochs=100)
+    assert kendall_tau(p.score(gs), [10, 20, 40, 80, 160]) > 0.5

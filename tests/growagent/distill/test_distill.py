@@ -59,3 +59,12 @@ def test_get_teacher_trains_once_and_load_teacher_reads_json(tmp_path):
     assert genomes.dumps(a) == genomes.dumps(b) == genomes.dumps(load_teacher(files[0]))
     get_teacher("CartPole-v1", cache_dir=tmp_path, total_steps=256, hidden=(4,), seed=1)
     assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_distill_docstring_example():
+    # distill's docstring example, skipped as a doctest because it trains
+    teacher = genomes.mlp(4, 2, hidden=[8])
+    cfg = DistillConfig(env_steps=512, teacher_states=512, probe_states=128, grad_steps=40)
+    s, log = distill(genomes.minimal(4, 2), teacher, "CartPole-v1", config=cfg)
+    assert (log.env_steps, log.grad_steps, log.teacher_env_steps) == (512, 40, 640)
+    assert s.num_params("policy") == genomes.minimal(4, 2).num_params("policy")

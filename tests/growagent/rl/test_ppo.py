@@ -252,3 +252,10 @@ def test_make_ppo_step_picks_the_fastest_step_that_applies(genome, config, expec
     step = make_ppo_step(module, opt, ActionHead(genome), PPOConfig(**config))
     assert type(step) is expected
     assert (step.net is not None) == (expected is NumpyStep)  # the rollout acts with it
+
+
+def test_train_ppo_docstring_example():
+    # train_ppo's docstring example, skipped as a doctest because it trains
+    g = genomes.mlp(4, 2, hidden=[16])
+    trained, log = train_ppo(g, "CartPole-v1", total_steps=2048, seed=0)
+    assert (log.total_steps, trained.meta["obs_norm"] is not None) == (2048, True)

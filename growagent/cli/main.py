@@ -404,6 +404,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 143
+    except SystemExit as exc:  # an env (or a teacher's env) calling sys.exit in this process
+        if args.debug:
+            raise
+        print(
+            f"growagent: error: something in this process called sys.exit({exc.code!r}) "
+            "(an environment?); finished results are kept (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except _bad_input_types() as exc:
         if args.debug:
             raise

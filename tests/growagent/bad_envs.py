@@ -35,5 +35,15 @@ class CrashingEnv(NaNRewardEnv):
         raise RuntimeError("simulator exploded")
 
 
+class ExitingEnv(NaNRewardEnv):
+    """Calls sys.exit(3) inside step (a simulator that quits on an error)."""
+
+    def step(self, action):
+        import sys
+
+        sys.exit(3)
+
+
 gymnasium.register("NaNReward-v0", entry_point=NaNRewardEnv)
+gymnasium.register("Exiting-v0", entry_point=ExitingEnv)
 gymnasium.register("Crashing-v0", entry_point=CrashingEnv)

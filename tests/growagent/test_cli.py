@@ -281,6 +281,20 @@ def test_misbehaving_environment_is_one_line_and_keeps_the_run(tmp_path, env_id,
     assert "Traceback" in debug.stderr
 
 
+def test_an_environment_calling_sys_exit_is_one_line_not_a_silent_exit(tmp_path):
+    cfg = tmp_path / "exiting.toml"
+    cfg.write_text(
+        'env = "tests.growagent.bad_envs:Exiting-v0"\n[teacher]\nsteps = 1024\n'
+        '[executor]\nkind = "serial"\n'
+    )
+    env = "tests.growagent.bad_envs:Exiting-v0"
+    for args in (("run", cfg, "--out", tmp_path / "r"), ("resume", tmp_path / "r", "--env", env)):
+        proc = cli(*args, "--quiet")
+        assert proc.returncode == 1, (proc.returncode, proc.stderr)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "sys.exit(3)" in lines[0], proc.stderr
+
+
 @pytest.mark.slow
 def test_tasks_that_time_out_are_recorded_as_failed(tmp_path, teacher_file):
     cfg = write_config(tmp_path, teacher_file)

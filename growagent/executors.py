@@ -389,8 +389,8 @@ class ProcessExecutor:
             now = time.monotonic()
             limit = timeout or self.timer.limit(fn)
             for slot in busy:
+                assert slot.task is not None
                 i = slot.task
-                assert i is not None
                 outcome: tuple[str, Any] | None = None
                 if slot.conn in ready or slot.conn.poll():
                     try:

@@ -27,6 +27,12 @@ class DeployedPolicy(nn.Module):
     torch.Size([3])
     """
 
+    # buffers, registered in __init__
+    mean: torch.Tensor
+    inv_std: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, genome: Genome):
         super().__init__()
         self.net = genome.compile(torch.float32, part="policy").requires_grad_(False)
@@ -111,7 +117,9 @@ def render_episode(
     obs, _ = env.reset(seed=seed)
     frames = []
     for _ in range(max_steps):
-        frames.append(Image.fromarray(env.render()))
+        frame = env.render()
+        assert isinstance(frame, np.ndarray)  # render_mode="rgb_array"
+        frames.append(Image.fromarray(frame))
         with torch.no_grad():
             action = policy(torch.as_tensor(np.asarray(obs, dtype=np.float32)[None]))[0].numpy()
         obs, _, terminated, truncated, _ = env.step(action if not policy.discrete else int(action))

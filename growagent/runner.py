@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from deap import tools
 
@@ -230,7 +230,8 @@ def _override(
     if seed is not None:
         changes["seed"] = seed
     if strategy is not None:
-        changes["search"] = dataclasses.replace(cfg.search, strategy=strategy)
+        # a str here: the CLI's choices check it, SearchConfig does not
+        changes["search"] = dataclasses.replace(cfg.search, strategy=cast(Any, strategy))
     if generations is not None:
         changes["evolution"] = dataclasses.replace(cfg.evolution, generations=generations)
     return dataclasses.replace(cfg, **changes)
@@ -488,6 +489,7 @@ def _result(state: Evaluator) -> RunResult:
     state.archive.set_meta("front", [e.id for e in entries])
     heldout = None
     if champion.heldout is not None:
+        assert champion.heldout_se is not None  # set together with heldout
         heldout = {
             "mean": champion.heldout,
             "se": champion.heldout_se,

@@ -204,6 +204,7 @@ def distill_loss(
     """Total loss ``kl + value_weight * mse``, policy KL(teacher || student) and value MSE."""
     s_out, s_val = module(x)
     if continuous:
+        assert module.log_std is not None  # a Box action head always has one
         kl = gaussian_kl(t_out, t_log_std, s_out, module.log_std)
     else:
         kl = kl_divergence_with_logits(t_out, s_out, cfg.temperature)
@@ -242,7 +243,7 @@ class TorchStep:
             torch.from_numpy(t_val),
             self.value_weight,
         )
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         self.opt.clip_and_step(self.cfg.lr, self.cfg.max_grad_norm)
         return float(loss.detach())
 

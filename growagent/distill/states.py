@@ -18,6 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -144,7 +145,7 @@ def collect_teacher_states(
         head = ActionHead(teacher)
         gen = torch.Generator().manual_seed(seed)
         norm = teacher.meta.get("obs_norm")
-        raw = venv.growagent_first_obs
+        raw: np.ndarray = cast(Any, venv).growagent_first_obs  # set by make_vec_env
         xs, outs, vals = [], [], []
         got = 0
         with torch.no_grad():

@@ -73,7 +73,8 @@ class Predictor:
         batch = Batch.from_data_list([g.to_pyg() for g in genomes_])
         self.model.eval()
         with torch.no_grad():
-            return self.model(batch).double().numpy()
+            scores: torch.Tensor = self.model(batch)
+            return scores.double().numpy()
 
 
 def train_predictor(
@@ -111,6 +112,6 @@ def train_predictor(
     for _ in range(epochs):
         opt.zero_grad()
         loss = ranking_loss(model(batch), target)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
     return Predictor(model)

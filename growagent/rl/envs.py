@@ -148,6 +148,7 @@ def env_spaces(env: EnvLike | VectorEnv) -> tuple[spaces.Box, spaces.Space[Any]]
         finally:
             e.close()
     check_spaces(obs_space, act_space)
+    assert isinstance(obs_space, spaces.Box)  # checked just above
     return obs_space, act_space
 
 

@@ -49,7 +49,7 @@ class RunningMeanStd:
 
     @property
     def mean(self) -> NDArray[np.float64]:
-        return self.stats.mean  # type: ignore[no-any-return]
+        return self.stats.mean
 
     @mean.setter
     def mean(self, value: NDArray[np.float64]) -> None:
@@ -57,7 +57,7 @@ class RunningMeanStd:
 
     @property
     def var(self) -> NDArray[np.float64]:
-        return self.stats.var  # type: ignore[no-any-return]
+        return self.stats.var
 
     @var.setter
     def var(self, value: NDArray[np.float64]) -> None:

@@ -234,7 +234,7 @@ class ActionHead:
         """Convert a batch of actions to what the env expects (clipped for Box)."""
         a = action.numpy()
         if self.continuous:
-            return np.clip(a, self.low, self.high)
+            return a.clip(self.low, self.high)
         return a + self.start if self.start else a
 
     def to_env_numpy(self, action: NDArray[Any]) -> NDArray[Any]:
@@ -247,7 +247,7 @@ class ActionHead:
         [1, 0]
         """
         if self.continuous:
-            return np.clip(action, self.low, self.high)
+            return action.clip(self.low, self.high)
         return action + self.start if self.start else action.copy()
 
 

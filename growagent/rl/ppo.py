@@ -138,7 +138,7 @@ class PPOConfig:
         return _from_dict(cls, data)
 
 
-def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+def _from_dict(cls: type[PPOConfig], data: dict[str, Any]) -> PPOConfig:
     valid = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(valid))
     if unknown:

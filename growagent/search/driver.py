@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from growagent.config import RunConfig
-from growagent.search.base import State, Strategy
+from growagent.search.base import Judgement, State, Strategy
 from growagent.search.evaluator import Evaluator
 from growagent.search.reporters import Reporter
 
@@ -30,7 +30,12 @@ def drive(
 ) -> State:
     """Run ``strategy`` to its end, from scratch or after the checkpoint ``last``."""
     state, step = (strategy.init(), 0) if last is None else (last["state"], last["step"] + 1)
-    evaluator.on_judgement = lambda j: [r.judged(j) for r in reporters]
+
+    def announce(judgement: Judgement) -> None:
+        for r in reporters:
+            r.judged(judgement)
+
+    evaluator.on_judgement = announce
     for r in reporters:
         r.start_run(evaluator, strategy.name, None if last is None else last["step"])
     while not strategy.done(state):

@@ -255,7 +255,7 @@ class Evaluator:
         x = torch.as_tensor(states.obs[-n:], dtype=torch.float32)
         t_out = torch.as_tensor(states.policy[-n:], dtype=torch.float32)
         t_val = torch.as_tensor(states.value[-n:], dtype=torch.float32)
-        t_log_std = self.teacher.compile().log_std
+        t_log_std: torch.Tensor | None = self.teacher.compile().log_std
         continuous = self.teacher.action_space.get("type") == "box"
         if t_log_std is not None:
             t_log_std = t_log_std.detach()
@@ -340,7 +340,7 @@ class Evaluator:
         if self.cfg.env_kwargs:  # `growagent eval` rebuilds the env with them
             trained.meta["tags"]["env_kwargs"] = dict(self.cfg.env_kwargs)
         self.archive.add_genome(trained, generation=c.generation, replace=True)
-        row = {
+        row: dict[str, Any] = {
             "status": a.status,
             "error": a.error,
             "return_mean": a.objectives.get("return"),

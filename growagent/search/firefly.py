@@ -40,6 +40,7 @@ from growagent.search.base import (
     rng_state,
     seed_genome,
 )
+from operators.firefly import Kind
 
 
 class FireflyDescent:
@@ -87,7 +88,7 @@ class FireflyDescent:
         }
 
     def done(self, state: State) -> bool:
-        return state["phase"] == "done"
+        return bool(state["phase"] == "done")
 
     def result(self, state: State) -> list[str]:
         return list(state["path"])
@@ -109,7 +110,7 @@ class FireflyDescent:
 
     def grow(self, parent: Genome, rng: np.random.Generator) -> Genome | None:
         c = self.cfg
-        kinds = ("split", "grow", "layer") if parent.hidden_nodes else ("layer",)
+        kinds: tuple[Kind, ...] = ("split", "grow", "layer") if parent.hidden_nodes else ("layer",)
         for _ in range(4):
             child = operators.firefly_grow(
                 parent,

@@ -88,7 +88,7 @@ class RandomSearch:
         fitness = dict(state["fitness"])
         fitness.update({j.id: [j.ret, float(j.size)] for j in judgements if j.ok})
         front = nondominated({g: (f[0], f[1]) for g, f in fitness.items()})
-        stats = {"nevals": sum(j.ok for j in judgements)}
+        stats: dict[str, float] = {"nevals": sum(j.ok for j in judgements)}
         if front:
             stats.update(population_stats([fitness[g] for g in front]))
         return dict(state, closed=True, fitness=fitness, population=front, stats=stats)

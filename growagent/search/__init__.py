@@ -14,13 +14,16 @@ A fifth strategy is a class with ``name``, ``init``, ``ask``, ``tell``,
 entry in :data:`STRATEGIES` and a config table.
 """
 
+from collections.abc import Callable
+
+from growagent.config import RunConfig
 from growagent.search.base import Candidate, Context, Judgement, State, Strategy
 from growagent.search.evolution import Evolution
 from growagent.search.firefly import FireflyDescent
 from growagent.search.metaqnn import MetaQNN
 from growagent.search.random_search import RandomSearch
 
-STRATEGIES: dict[str, type] = {
+STRATEGIES: dict[str, Callable[[RunConfig, Context], Strategy]] = {
     "evolution": Evolution,
     "random": RandomSearch,
     "firefly": FireflyDescent,

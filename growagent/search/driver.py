@@ -19,7 +19,7 @@ def make_strategy(cfg: RunConfig, evaluator: Evaluator) -> Strategy:
     """The strategy ``[search] strategy`` names, with the run's context."""
     from growagent.search import STRATEGIES
 
-    return STRATEGIES[cfg.search.strategy](cfg, evaluator.context())  # type: ignore[no-any-return]
+    return STRATEGIES[cfg.search.strategy](cfg, evaluator.context())
 
 
 def drive(

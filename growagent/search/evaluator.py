@@ -516,7 +516,9 @@ class Evaluator:
                 if res is None or res["status"] != "ok":
                     continue
                 self.archive.add_evaluation(gid, "heldout", cfg.heldout_seed, res["returns"])
-                out[gid] = pool([block(res["returns"])])[:2]  # type: ignore[index]
+                pooled = pool([block(res["returns"])])
+                assert pooled is not None  # one block
+                out[gid] = pooled[:2]
         return out
 
     # ------------------------------------------------------------ predictor

@@ -230,7 +230,13 @@ def _override(
     if seed is not None:
         changes["seed"] = seed
     if strategy is not None:
-        # a str here: the CLI's choices check it, SearchConfig does not
+        from growagent.config import STRATEGIES
+
+        if strategy not in STRATEGIES:
+            raise ConfigError(
+                f"strategy: expected one of {', '.join(STRATEGIES)} (got {strategy!r})"
+            )
+        # checked above: SearchConfig itself does not re-check a replaced field
         changes["search"] = dataclasses.replace(cfg.search, strategy=cast(Any, strategy))
     if generations is not None:
         changes["evolution"] = dataclasses.replace(cfg.evolution, generations=generations)

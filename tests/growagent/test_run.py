@@ -240,3 +240,9 @@ def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, tea
         after = a.assessment("seed0")
         assert after["status"] == "ok" and after["return_mean"] == before["return_mean"]
         assert genomes.dumps(a.genome("seed0")) == trained
+
+
+def test_a_strategy_override_from_python_is_checked_before_anything_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="strategy: expected one of evolution"):
+        growagent.run({"env": "CartPole-v1"}, strategy="bogus", out=tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()

@@ -62,6 +62,9 @@ def config(env: str, strategy: str, seed: int, budget: int, teacher: str) -> dic
         },
         "assess": {"finetune_steps": 0},  # the default judgement otherwise
         "executor": {"kind": "process", "workers": 2},
+        # the strategies are compared on what they find within the same budget:
+        # polishing the front would be the same for all and add assessments beyond it
+        "polish": {"factor": 0},
     }
 
 

@@ -39,12 +39,10 @@ exact for round bounds (CartPole, Pendulum, ...), within 5e-9 otherwise; an
 array too long to be printed in full (``...``) is refused.
 
 ``VecNormalize`` statistics are a pickle in SB3 (``VecNormalize.save``) and
-are not read. Give ``vecnormalize`` a JSON file instead, written in your own
-SB3 environment from a file you trust::
-
-    import json, pickle  # run where stable_baselines3 is installed, on your own file
-    vn = pickle.load(open("vecnormalize.pkl", "rb"))  # what VecNormalize.load does
-    json.dump({"mean": vn.obs_rms.mean.tolist(), "var": vn.obs_rms.var.tolist(), "count": float(vn.obs_rms.count), "clip_obs": vn.clip_obs, "epsilon": vn.epsilon, "norm_obs": vn.norm_obs}, open("vecnormalize.json", "w"))
+are not read. Give ``vecnormalize`` a JSON file instead (``mean``, ``var``,
+``count``, ``clip_obs``, ``epsilon``, ``norm_obs``), written in your own SB3
+environment from a file you trust: the three-line export is in
+``docs/reliability.md`` ("SB3 teachers"), and a test runs it as printed there.
 
 A pickle given there is refused in one line. The statistics become
 ``meta["obs_norm"]`` (reward normalisation does not affect acting).

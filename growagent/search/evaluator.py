@@ -101,14 +101,12 @@ class Evaluator:
         RuntimeError
             A worker cannot make or step the env (the worker's error, one line).
         """
-        from growagent.executors import SerialExecutor
+        from growagent.executors import START_SECONDS, SerialExecutor
 
         if self.executor is None or isinstance(self.executor, SerialExecutor):
             return  # the serial executor runs here: the env was made already
         obs, act = self.context().spaces
         payload = self.eval_payload(genomes.minimal(obs, act), 1, self.task.eval_seed)
-        from growagent.executors import START_SECONDS
-
         limit = max(START_SECONDS, self.cfg.executor.timeout)  # a check, not a judged task
         for result in self.executor.run(EVAL_FN, [payload], timeout=limit):
             res = json.loads(result.output) if result.output is not None else None

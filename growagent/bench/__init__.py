@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 import genomes
 from growagent.bench import baselines, rows
 from growagent.bench.doc import TaskInfo, plots, section, write_section
@@ -153,11 +155,14 @@ def _row(
     if row in NEEDS_DEFAULT and (default is None or default.status != "ok"):
         return RowResult(env, row, seed, status="failed", note="the default row did not finish")
     say(f"bench {env} seed {seed} {row}: running in {directory}")
+    threads = torch.get_num_threads()
     try:
         result = _run(env, row, seed, spec, teacher, directory, default)
     except Exception as exc:  # one broken row must not lose the others
         first = (str(exc).strip().splitlines() or [""])[0]
         return RowResult(env, row, seed, status="failed", note=f"{type(exc).__name__}: {first}")
+    finally:
+        torch.set_num_threads(threads)
     if result.status == "ok":  # anything else is tried again next time
         result.save(directory)
     return result

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import genomes
 from genomes import Genome
 from growagent.bench.record import RowResult
@@ -37,7 +39,8 @@ def heldout(genome: Genome, env: str) -> float:
 
 
 def sb3_ppo(env: str, seed: int, wall: float) -> RowResult:
-    """SB3 PPO (default MlpPolicy, default hyperparameters, 8 envs) for ``wall`` seconds."""
+    """SB3 PPO (default MlpPolicy, default hyperparameters, 8 envs) for ``wall`` seconds,
+    torch on one thread as growagent's assessments are."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -52,19 +55,20 @@ def sb3_ppo(env: str, seed: int, wall: float) -> RowResult:
         def _on_step(self) -> bool:
             return time.perf_counter() < self.deadline
 
+    torch.set_num_threads(1)
     venv = make_vec_env(env, n_envs=8, seed=seed, env_kwargs={"render_mode": None})
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0)
     t0 = time.perf_counter()
     model.learn(10**9, callback=StopAtWall(t0 + wall))
     seconds = time.perf_counter() - t0
     genome = from_sb3(model)
-    size = genome.num_params("policy")
+    size, ret = genome.num_params("policy"), heldout(genome, env)
     return RowResult(
         env=env,
         row="sb3-ppo",
         seed=seed,
-        front=[(heldout(genome, env), size)],
-        curve=[(seconds, heldout(genome, env), size)],
+        front=[(ret, size)],
+        curve=[(seconds, ret, size)],
         wall=seconds,
         env_steps=int(model.num_timesteps),
         note="SB3 defaults, 8 envs, 64x64 MlpPolicy",
@@ -89,6 +93,7 @@ def ppo_small(env: str, seed: int, wall: float, champion: Genome) -> RowResult:
     genome = small_network(champion, seed)
     config = zoo_config(env)
     rollout = config.num_envs * config.num_steps
+    torch.set_num_threads(1)
     t0 = time.perf_counter()
     _, probe = train_ppo(genome, env, total_steps=2 * rollout, config=config, seed=seed)
     rate = probe.total_steps / max(probe.wall_time, 1e-6)
@@ -171,5 +176,6 @@ def agilerl(env: str, seed: int, wall: float, directory: Path) -> RowResult:
         curve=[(float(data.get("train_seconds", seconds)), ret, size)],
         wall=seconds,
         env_steps=data.get("env_steps"),
-        note=f"agilerl {data.get('version', '?')}, population {data.get('population', '?')}",
+        note=f"agilerl {data.get('version', '?')}, population {data.get('population', '?')}, "
+        f"{data.get('cycles', '?')} cycles in {float(data.get('train_seconds', seconds)):.0f} s",
     )

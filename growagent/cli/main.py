@@ -330,8 +330,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    bench(spec)
+    results = bench(spec)
     print(f"bench: wrote {spec.doc}")
+    failed = [
+        f"{x.env} {x.row} s{x.seed}" for xs in results.values() for x in xs if x.status == "failed"
+    ]
+    if failed:
+        print(
+            f"growagent: error: rows failed ({', '.join(failed)}); see the table", file=sys.stderr
+        )
+        return EXIT_FAILED
     return 0
 
 

@@ -145,10 +145,11 @@ def plots(
     where.mkdir(parents=True, exist_ok=True)
     front_png = where / f"bench-{stem}-fronts.png"
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for row in rows:
+    for i, row in enumerate(rows):  # a marker per row: rows that found the same agent overlap
         points = sorted((s, r) for x in ok if x.row == row for r, s in x.front)
         if points:
-            ax.plot(*zip(*points, strict=True), "o", alpha=0.7, label=row)
+            marker = "os^vD<>pP*Xh"[i % 12]
+            ax.plot(*zip(*points, strict=True), marker, ls="", alpha=0.6, label=row, mfc="none")
     ax.axhline(task.teacher_heldout, color="grey", ls="--", label="teacher")
     ax.set_xscale("log")
     ax.set_xlabel("policy parameters")

@@ -191,7 +191,10 @@ def analyse(dirs: dict[str, list[Path]], args: argparse.Namespace) -> dict:
         task["reference"] = {"return": worst, "params": ref[1]}
         for d in ds:
             view = views[env][d]
-            taus = oos_taus(view, [], args.min_samples, args.models)
+            screen = d.name.endswith("screen")
+            # out of sample on the unscreened runs only: a screened run's children were
+            # chosen by a model, so every model would be judged on a restricted range
+            taus = {} if screen else oos_taus(view, [], args.min_samples, args.models)
             own = [
                 (s.extra["predicted"], s.target)
                 for s in view.samples()
@@ -207,7 +210,7 @@ def analyse(dirs: dict[str, list[Path]], args: argparse.Namespace) -> dict:
                 if len(pairs) >= 3:
                     screened_taus[g] = kendall_tau([p for p, _ in pairs], [t for _, t in pairs])
             task["runs"][d.name] = {
-                "screen": d.name.endswith("screen"),
+                "screen": screen,
                 "oos": {g: {m: list(v) for m, v in row.items()} for g, row in taus.items()},
                 "in_run_tau": screened_taus,
                 "predicted": len(own),

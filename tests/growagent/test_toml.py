@@ -1,11 +1,18 @@
 """The resolved config written as TOML (``config.toml``) reads back to an equal config."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from growagent.config import load_config
+from growagent.config import ConfigError, check_registered, load_archived_config, load_config
+from growagent.task_config import DistillConfig, PPOConfig, TaskConfig
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _with_assess(cfg, **changes):
@@ -48,3 +55,104 @@ def test_none_defaults_are_left_out():
     assert "target" not in data["firefly"]
     assert "num_envs" not in data["assess"]
     assert "target_kl" not in data["assess"]["ppo"]
+
+
+def test_loading_a_config_imports_neither_torch_nor_the_search_stack():
+    code = """
+import sys
+from pathlib import Path
+from growagent.config import load_archived_config, load_config
+for path in sorted(Path("runs").glob("*.toml")):
+    cfg = load_config(path)
+    cfg.to_toml()
+    assert load_config(cfg.to_dict()) == cfg
+    load_archived_config(cfg.to_dict())
+    cfg.teacher.ppo_config(cfg.env)
+heavy = ("torch", "gymnasium", "deap", "torch_geometric", "genomes", "operators")
+print(sorted(m for m in heavy if m in sys.modules))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"assess": {"ppo": {"gamma": 2}}}, "assess.ppo.gamma: expected a finite number >= 0"),
+        ({"teacher": {"ppo": {"gamma": 2}}}, "teacher.ppo.gamma: expected a finite number >= 0"),
+        ({"assess": {"distill": {"lr": 0}}}, "assess.distill.lr: expected a finite number > 0"),
+        ({"assess": {"eval_episodes": 0}}, "assess.eval_episodes: expected a positive integer"),
+        ({"assess": {"distill": {"env_steps": 0, "teacher_states": 0}}}, "no states"),
+    ],
+)
+def test_every_table_checks_its_own_ranges_with_one_error_type(data, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(data)
+    assert message in str(info.value)
+
+
+def test_the_assessment_tables_raise_config_errors_when_built_directly():
+    with pytest.raises(ConfigError, match=r"^ppo\.num_envs: expected a positive integer"):
+        PPOConfig(num_envs=0)
+    with pytest.raises(ConfigError, match=r"^distill\.env_steps: expected a multiple of"):
+        DistillConfig(env_steps=10, num_envs=4)
+    with pytest.raises(ConfigError, match=r"^assess\.threads: expected a positive integer"):
+        TaskConfig(threads=0)
+    assert PPOConfig.from_dict(PPOConfig(target_kl=0.02).to_dict()) == PPOConfig(target_kl=0.02)
+
+
+def test_assess_size_objective_is_refused_with_where_the_size_objective_lives(tmp_path):
+    # [assess] size_objective used to be accepted and never read: the search
+    # minimised [search] size_objective whatever it said
+    path = tmp_path / "old.toml"
+    path.write_text('[assess]\nsize_objective = "macs"\n', encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"old\.toml: .*'size_objective' in \[assess\].*\[search\]"
+    ):
+        load_config(path)
+    assert load_config({"search": {"size_objective": "macs"}}).search.size_objective == "macs"
+
+
+def test_a_run_archived_with_assess_size_objective_still_reads(tmp_path):
+    import growagent
+    from growagent.archive import Archive
+
+    cfg = load_config(
+        {"name": "old", "env": "evil:Signal-v0", "search": {"size_objective": "macs"}}
+    )
+    old = cfg.to_dict()
+    old["assess"]["size_objective"] = "params"  # what every archive of the older version holds
+    assert load_archived_config(old) == cfg
+    (tmp_path / "old").mkdir()
+    with Archive(tmp_path / "old" / "archive.sqlite") as a:
+        a.set_meta("config", old)
+    # resume reads the config, then stops at the env it would not import unasked
+    with pytest.raises(ConfigError, match="imports the module 'evil'"):
+        growagent.resume(tmp_path / "old", quiet=True)
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"evolution": {"operator_weights": {"widenx": 1}}}, "widenx"),
+        ({"search": {"activation": "tanhh"}}, "search.activation"),
+        ({"metaqnn": {"activations": ["relu", "bogus"]}}, r"metaqnn.activations\[1\]"),
+    ],
+)
+def test_registry_names_are_checked_when_the_run_starts(tmp_path, data, needle):
+    import growagent
+
+    check_registered(load_config({}))
+    cfg = load_config(data)  # registries may still gain entries: not checked at load
+    with pytest.raises(ConfigError, match=needle):
+        check_registered(cfg)
+    with pytest.raises(ConfigError, match=needle):
+        growagent.run(data, out=tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()

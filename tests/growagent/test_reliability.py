@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import genomes
-from tests.growagent.test_cli import REPO, TINY, cli
-from tests.growagent.test_strategies import content
+from tests.growagent.cli.test_main import REPO, TINY, cli
+from tests.growagent.search.test_strategies import content
 
 KILLS = 10
 

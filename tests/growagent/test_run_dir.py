@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import genomes
-from tests.growagent.test_cli import TINY, cli, one_line_error, teacher_file  # noqa: F401
+from tests.growagent.cli.test_main import TINY, cli, one_line_error, teacher_file  # noqa: F401
 
 
 def _write(tmp_path, text, name="c.toml"):

@@ -12,7 +12,7 @@ import pytest
 
 import genomes
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def cli(*args, cwd=None, timeout=600, check=False):

@@ -18,7 +18,7 @@ from growagent.config import MetaQNNConfig, load_config
 from growagent.search.base import Context
 from growagent.search.metaqnn import MetaQNN, epsilon_schedule, q_update, transitions
 from growagent.search.random_search import RandomSearch
-from tests.growagent.test_cli import REPO, cli
+from tests.growagent.cli.test_main import REPO, cli
 
 TINY = """
 name = "tiny"

@@ -51,21 +51,13 @@ def test_out_of_range_values_are_rejected_before_the_run(data, needle):
         load_config(data)
 
 
-@pytest.fixture(scope="module")
-def teacher_path(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=1)
-    return str(genomes.save(teacher, tmp_path_factory.mktemp("t") / "teacher.json"))
-
-
-def _tiny(teacher_path, **executor):
+def _tiny(teacher_file, **executor):
     return {
         "name": "api",
         "env": "CartPole-v1",
         "seed": 3,
         "heldout_episodes": 5,
-        "teacher": {"path": teacher_path},
+        "teacher": {"path": str(teacher_file)},
         "evolution": {"generations": 1, "mu": 2, "offspring": 2, "seeds": ["minimal", "mlp:4"]},
         "assess": {
             "eval_episodes": 4,
@@ -81,8 +73,8 @@ def _tiny(teacher_path, **executor):
 
 
 @pytest.mark.slow
-def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
-    result = growagent.run(_tiny(teacher_path, kind="serial"), out=tmp_path / "r", quiet=True)
+def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_file):
+    result = growagent.run(_tiny(teacher_file, kind="serial"), out=tmp_path / "r", quiet=True)
     assert result.run_dir == tmp_path / "r"
     assert result.champion.id in {e.id for e in result.pareto}
     sizes = [e.size for e in result.pareto]
@@ -107,11 +99,11 @@ def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
 
 
 @pytest.mark.slow
-def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
+def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_file):
     ray = pytest.importorskip("ray")
     try:
         result = growagent.run(
-            _tiny(teacher_path, kind="ray", workers=2, timeout=300.0),
+            _tiny(teacher_file, kind="ray", workers=2, timeout=300.0),
             out=tmp_path / "ray",
             quiet=True,
         )
@@ -136,14 +128,14 @@ def test_nested_assess_tables_are_checked_and_distillation_can_be_turned_off():
     assert load_config(cfg.to_dict()) == cfg  # the saved config (TOML has no null) reloads
 
 
-def _polished_run(teacher_path, out, **polish):
-    cfg = dict(_tiny(teacher_path, kind="serial"), polish=polish)
+def _polished_run(teacher_file, out, **polish):
+    cfg = dict(_tiny(teacher_file, kind="serial"), polish=polish)
     return growagent.run(cfg, out=out, quiet=True)
 
 
 @pytest.mark.slow
-def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path, teacher_path):
-    result = _polished_run(teacher_path, tmp_path / "r", factor=3, episodes=6, seed=777_000)
+def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path, teacher_file):
+    result = _polished_run(teacher_file, tmp_path / "r", factor=3, episodes=6, seed=777_000)
     with Archive(result.archive, readonly=True) as a:
         searched = a.get_meta("search_front")["ids"]
         polished = a.get_meta("polished")
@@ -169,10 +161,10 @@ def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path,
 
 
 @pytest.mark.slow
-def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teacher_path):
+def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teacher_file):
     import sqlite3
 
-    result = _polished_run(teacher_path, tmp_path / "r", factor=2, episodes=4)
+    result = _polished_run(teacher_file, tmp_path / "r", factor=2, episodes=4)
     run = result.run_dir
     before = (run / "pareto.json").read_text()
     gid = result.champion.id
@@ -212,10 +204,10 @@ def test_teacher_ppo_settings_override_the_zoo_preset_and_are_checked():
 
 
 @pytest.mark.slow
-def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, teacher_path):
+def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, teacher_file):
     import sqlite3
 
-    cfg = dict(_tiny(teacher_path, kind="serial"), polish={"factor": 0})
+    cfg = dict(_tiny(teacher_file, kind="serial"), polish={"factor": 0})
     result = growagent.run(cfg, out=tmp_path / "r", quiet=True)
     run = result.run_dir
     with Archive(result.archive, readonly=True) as a:

@@ -1,6 +1,5 @@
-"""The Python API of runs: configs, growagent.run, executors in a real search."""
-
-from pathlib import Path
+"""The Python API of runs: growagent.run and resume, executors in a real search
+(the config itself: test_config.py)."""
 
 import numpy as np
 import pytest
@@ -8,47 +7,7 @@ import pytest
 import genomes
 import growagent
 from growagent.archive import Archive
-from growagent.config import RunConfig, load_config
 from growagent.mapping import ConfigError
-
-RUNS = Path(__file__).resolve().parents[2] / "runs"
-
-
-@pytest.mark.parametrize("path", sorted(RUNS.glob("*.toml")), ids=lambda p: p.name)
-def test_shipped_run_configs_load(path):
-    cfg = load_config(path)
-    assert isinstance(cfg, RunConfig)
-    assert cfg.assess.env == cfg.env
-
-
-def test_config_saved_with_the_run_reloads_identically():
-    cfg = load_config(RUNS / "cartpole.toml")
-    assert load_config(cfg.to_dict()) == cfg
-
-
-def test_wrong_types_are_rejected_with_the_key_named():
-    with pytest.raises(ConfigError, match=r"evolution\.mu: expected an integer"):
-        load_config({"evolution": {"mu": "eight"}})
-    with pytest.raises(ConfigError, match="kind: expected one of"):
-        load_config({"executor": {"kind": "threads"}})
-
-
-@pytest.mark.parametrize(
-    "data, needle",
-    [
-        ({"evolution": {"champion_tolerance": -1}}, "champion_tolerance"),
-        ({"evolution": {"tournsize": 0}}, "tournsize"),
-        ({"evolution": {"seeds": []}}, "seeds"),
-        ({"seed": -1}, "seed"),
-        ({"predictor": {"hidden": 0}}, "predictor.hidden"),
-        ({"assess": {"threads": 0}}, "assess.threads"),
-        ({"executor": {"workers": -1}}, "executor.workers"),
-        ({"executor": {"timeout": 0}}, "executor.timeout"),
-    ],
-)
-def test_out_of_range_values_are_rejected_before_the_run(data, needle):
-    with pytest.raises(ConfigError, match=needle):
-        load_config(data)
 
 
 def _tiny(teacher_file, **executor):
@@ -118,16 +77,6 @@ def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_file):
     assert max(r["return_mean"] for r in rows) > 100
 
 
-def test_nested_assess_tables_are_checked_and_distillation_can_be_turned_off():
-    with pytest.raises(ConfigError, match=r"Unknown key 'stepz' in \[assess\.distill\]"):
-        load_config({"assess": {"distill": {"stepz": 3}}})
-    with pytest.raises(ConfigError, match=r"assess\.ppo\.num_envs: expected an integer"):
-        load_config({"assess": {"ppo": {"num_envs": "eight"}}})
-    cfg = load_config({"assess": {"distill": False, "finetune_steps": 4096}})
-    assert cfg.assess.distill is None
-    assert load_config(cfg.to_dict()) == cfg  # the saved config (TOML has no null) reloads
-
-
 def _polished_run(teacher_file, out, **polish):
     cfg = dict(_tiny(teacher_file, kind="serial"), polish=polish)
     return growagent.run(cfg, out=out, quiet=True)
@@ -180,27 +129,6 @@ def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teac
     again = growagent.resume(run, quiet=True)
     assert (run / "pareto.json").read_text() == before
     assert again.champion.id == gid and genomes.dumps(again.champion.genome) == stored
-
-
-def test_polish_settings_are_checked():
-    with pytest.raises(ConfigError, match=r"polish\.factor"):
-        load_config({"polish": {"factor": -1}})
-    with pytest.raises(ConfigError, match=r"polish\.episodes"):
-        load_config({"polish": {"episodes": 0}})
-    assert load_config({"polish": {"factor": 0}}).polish.factor == 0
-
-
-def test_teacher_ppo_settings_override_the_zoo_preset_and_are_checked():
-    cfg = load_config({"env": "CartPole-v1", "teacher": {"ppo": {"learning_rate": 1e-3}}})
-    ppo = cfg.teacher.ppo_config(cfg.env)
-    assert ppo.learning_rate == 1e-3 and ppo.num_steps == 32  # the rest is CartPole's preset
-    with pytest.raises(ConfigError, match=r"Unknown key 'lr' in \[teacher\.ppo\]"):
-        load_config({"teacher": {"ppo": {"lr": 1e-3}}})
-    with pytest.raises(ConfigError, match=r"teacher\.vecnormalize"):
-        load_config({"teacher": {"path": "t.json", "vecnormalize": "vn.pkl"}})
-    with pytest.raises(ConfigError, match=r"teacher\.min_return"):
-        load_config({"teacher": {"min_return": float("nan")}})
-    assert load_config(cfg.to_dict()) == cfg
 
 
 @pytest.mark.slow

@@ -231,7 +231,7 @@ class DistillConfig(Table):
         )
         if self.env_steps + self.teacher_states == 0:
             raise ConfigError(
-                "distill.env_steps: this and teacher_states are both 0: no states to learn from",
+                "distill.env_steps: no states to learn from (it and teacher_states are both 0)",
                 key="distill.env_steps",
             )
         require(

@@ -2,6 +2,7 @@
 config, and what a resumed run must reproduce. (The CartPole teacher they use is
 the ``teacher_file`` fixture of ``conftest.py``.)"""
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -76,6 +77,18 @@ def write_config(tmp_path, teacher_file, generations=2, seed=0):
     path = tmp_path / f"tiny-{generations}-{seed}.toml"
     path.write_text(TINY.format(teacher=teacher_file, generations=generations, seed=seed))
     return path
+
+
+def rows(path, table):
+    """Rows of ``table`` in the archive at ``path`` as a run writes it; 0 while there is none.
+
+    Opened read-only: a plain ``sqlite3.connect`` would create an empty file, and a
+    run that finds one where its archive goes refuses to start."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def content(path):

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.growagent.helpers import REPO, TINY, cli, content
+from tests.growagent.helpers import REPO, TINY, cli, content, rows
 
 KILLS = 10
 
@@ -134,12 +134,8 @@ def test_ctrl_c_and_sigterm_stop_a_run_with_one_line_and_it_resumes(tmp_path, te
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            db = sqlite3.connect(run / "archive.sqlite")
-            if db.execute("SELECT count(*) FROM assessments").fetchone()[0] >= 2:
-                break
-        except sqlite3.Error:
-            pass
+        if rows(run / "archive.sqlite", "assessments") >= 2:
+            break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be stopped"
     if how == "ctrl-c":  # the terminal sends SIGINT to the whole group: workers too

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import genomes
-from tests.growagent.helpers import REPO, cli, one_line_error, write_config
+from tests.growagent.helpers import REPO, cli, one_line_error, rows, write_config
 
 
 def test_show_and_export_a_genome(tmp_path):
@@ -163,18 +163,8 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file
     )
     deadline = time.time() + 300
     while time.time() < deadline:  # kill -9 once generation 1 is checkpointed
-        db_path = killed / "archive.sqlite"
-        if db_path.exists():
-            try:
-                n = (
-                    sqlite3.connect(db_path)
-                    .execute("SELECT count(*) FROM generations")
-                    .fetchone()[0]
-                )
-            except sqlite3.Error:
-                n = 0
-            if n >= checkpoints:
-                break
+        if rows(killed / "archive.sqlite", "generations") >= checkpoints:
+            break
         if proc.poll() is not None:
             break
         time.sleep(0.02)

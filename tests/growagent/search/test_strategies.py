@@ -18,7 +18,7 @@ from growagent.config import MetaQNNConfig, load_config
 from growagent.search.base import Context
 from growagent.search.metaqnn import MetaQNN, epsilon_schedule, q_update, transitions
 from growagent.search.random_search import RandomSearch
-from tests.growagent.helpers import REPO, cli, content
+from tests.growagent.helpers import REPO, cli, content, rows
 
 TINY = """
 name = "tiny"
@@ -120,12 +120,8 @@ def test_each_strategy_resumes_after_a_kill_to_the_uninterrupted_result(
     )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:  # kill -9 once `after` steps are in
-        try:
-            db = sqlite3.connect(killed / "archive.sqlite")
-            if db.execute("SELECT count(*) FROM steps").fetchone()[0] >= after:
-                break
-        except sqlite3.Error:
-            pass
+        if rows(killed / "archive.sqlite", "steps") >= after:
+            break
         time.sleep(0.02)
     proc.kill()
     proc.wait()

@@ -283,28 +283,64 @@ class MetaQNNConfig:
         _require(self.size_weight >= 0, "metaqnn.size_weight", "a number >= 0", self.size_weight)
 
 
+PREDICTOR_MODELS = ("forest", "ridge", "gin", "gin-arch", "parent", "size")
+"""The names of ``growagent.predictor.models.MODELS`` (kept here so a config loads without torch)."""
+
+
 @dataclass
 class PredictorConfig:
-    """The GNN predictor that screens candidate children before assessment."""
+    """The performance predictor that screens candidate children before assessment.
+
+    See ``docs/predictor.md`` for what each model is and how they compare.
+    """
 
     enabled: bool = True
     """Screen candidates with the predictor (once it has enough data)."""
+    model: str = "forest"
+    """``forest``, ``ridge``, ``gin`` (GINs that also read the parent's return), ``gin-arch``
+    (the architecture alone), ``parent`` (the parent's return) or ``size``."""
     screen_factor: int = 3
     """Candidates made per child assessed; the best-ranked are kept."""
+    explore: float = 0.25
+    """Share of each generation's children chosen for exploration, not for their score."""
+    explore_by: str = "uncertainty"
+    """``uncertainty`` (the least certain of the rest) or ``random``."""
     min_samples: int = 12
     """Assessed genomes (from earlier generations) needed before screening starts."""
+    warm_start: list[str] = field(default_factory=list)
+    """Archives (``archive.sqlite`` of earlier runs, any task) whose assessments join the
+    training data from the first generation on."""
+    baselines: bool = True
+    """Log each generation's out-of-sample tau of the cheap baselines too."""
     epochs: int = 150
-    """Full-batch training epochs, retrained from scratch every generation."""
+    """GIN models: full-batch training epochs, retrained from scratch every generation."""
     hidden: int = 32
-    """Width of the GIN layers."""
+    """GIN models: width of the GIN layers."""
+    members: int = 3
+    """GIN models: ensemble members (their spread is the uncertainty)."""
 
     def __post_init__(self) -> None:
-        for key in ("screen_factor", "epochs", "hidden"):
+        for key in ("screen_factor", "epochs", "hidden", "members"):
             value = getattr(self, key)
             _require(value >= 1, f"predictor.{key}", "a positive integer", value)
         _require(
             self.min_samples >= 2, "predictor.min_samples", "an integer >= 2", self.min_samples
         )
+        _require(
+            self.model in PREDICTOR_MODELS,
+            "predictor.model",
+            f"one of {list(PREDICTOR_MODELS)}",
+            self.model,
+        )
+        _require(0 <= self.explore <= 1, "predictor.explore", "a number in [0, 1]", self.explore)
+        _require(
+            self.explore_by in ("uncertainty", "random"),
+            "predictor.explore_by",
+            "'uncertainty' or 'random'",
+            self.explore_by,
+        )
+        for path in self.warm_start:
+            _require(Path(path).is_file(), "predictor.warm_start", "paths of archive files", path)
 
 
 @dataclass

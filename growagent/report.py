@@ -85,6 +85,18 @@ def ancestry_tree(archive: Archive, genome_id: str) -> dict[str, Any]:
     return root
 
 
+PREDICTOR_COLUMNS = (
+    "pred_tau",
+    "pred_rho",
+    "tau_parent",
+    "tau_size",
+    "tau_ridge",
+    "tau_forest",
+    "screen_ratio",
+    "explore_share",
+)
+"""Generation statistics of the screen shown in the generations table when present."""
+
 MAX_TREE_DEPTH = 50
 """Generations of ancestry the report shows (older ones are summarised in one note)."""
 
@@ -434,7 +446,8 @@ def write_report(run_dir: str | Path) -> Path:
         front_rows,
         front_classes,
     )
-    cols = ["generation", "nevals", "ret_max", "ret_median", "size_min", "size_median", "pred_tau"]
+    cols = ["generation", "nevals", "ret_max", "ret_median", "size_min", "size_median"]
+    cols += [c for c in PREDICTOR_COLUMNS if any(c in g["stats"] for g in gens)]
     gen_rows = [
         [esc(g["stats"].get(c, g.get(c))) for c in cols]
         + [f"{volumes[g['generation']]:.6g}" if g["generation"] in volumes else ""]
@@ -489,8 +502,12 @@ search on episodes it never saw; ± is the standard error.</p>
 best held-out return.</p>
 <div class=gallery>{gallery}</div>
 <h2>Generations</h2>{gen_table}
-<p>pred_tau: Kendall tau between the predictor's scores, made before assessment, and the returns
-measured after it, over that generation's children (empty when the predictor did not screen).
+<p>pred_tau, pred_rho: Kendall tau and Spearman correlation between the predictor's scores, made
+before assessment, and the returns measured after it, over that generation's children (empty when
+the predictor did not screen). tau_parent, tau_size, tau_ridge, tau_forest: the same out-of-sample
+Kendall tau for the baselines (the parent's return; the policy's size; ridge regression and extra
+trees on the flat features), each fitted on earlier generations only. screen_ratio: candidates
+made per child assessed; explore_share: the share of children chosen for exploration.
 Hypervolume: the area dominated by the front of every agent assessed up to that generation
 (DEAP's non-dominated sort, moocore's hypervolume) in minimisation form
 (&minus;return, {size_name}), against the reference point: return {-ref[0]:.4g} (the

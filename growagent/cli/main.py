@@ -1,6 +1,6 @@
 """The ``growagent`` command line.
 
-Subcommands: ``run``, ``resume``, ``show``, ``eval``, ``report``, ``export``.
+Subcommands: ``run``, ``resume``, ``show``, ``eval``, ``report``, ``export``, ``bench``.
 Bad input (missing file, malformed genome or config, unknown key, unknown
 environment) prints one line naming the problem and exits with code 2; any
 other failure (an environment that crashes or returns NaN while the teacher
@@ -307,6 +307,83 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from growagent.bench import BenchSpec, bench
+    from growagent.bench.rows import Judgement
+
+    try:
+        spec = BenchSpec(
+            envs=args.env,
+            seeds=args.seeds,
+            budget=args.budget,
+            wall=args.wall,
+            rows=args.rows,
+            out=Path(args.out),
+            doc=Path(args.doc),
+            teacher_steps=args.teacher_steps,
+            judgement=Judgement(
+                distill_grad_steps=args.distill_grad_steps,
+                distill_env_steps=args.distill_env_steps,
+                executor=args.executor,
+                workers=args.workers,
+            ),
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    results = bench(spec)
+    print(f"bench: wrote {spec.doc}")
+    failed = [
+        f"{x.env} {x.row} s{x.seed}" for xs in results.values() for x in xs if x.status == "failed"
+    ]
+    if failed:
+        print(
+            f"growagent: error: rows failed ({', '.join(failed)}); see the table", file=sys.stderr
+        )
+        return EXIT_FAILED
+    return 0
+
+
+def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from growagent.bench.rows import ROWS
+
+    b = sub.add_parser(
+        "bench",
+        help="compare strategies, ablations, baselines and peers under one budget",
+        description="Run every row on every task and seed (finished rows are kept, "
+        "started ones resumed) and write one table per task, with plots, into --doc.",
+    )
+    b.add_argument("--env", action="append", required=True, help="a task (repeatable)")
+    b.add_argument("--seeds", nargs="+", type=SEED, default=[0, 1, 2])
+    b.add_argument(
+        "--budget", type=_int_in(2, 1_000_000), default=36, help="assessments per search row"
+    )
+    b.add_argument(
+        "--wall", type=float, default=1800.0, help="wall-time cap of a search row, seconds"
+    )
+    b.add_argument(
+        "--rows",
+        nargs="+",
+        choices=ROWS,
+        default=list(ROWS),
+        metavar="ROW",
+        help=f"rows among: {', '.join(ROWS)} (default: all)",
+    )
+    b.add_argument("--out", default="runs/.bench", help="where the rows' run directories go")
+    b.add_argument("--doc", default="docs/benchmarks.md", help="the Markdown doc to write")
+    b.add_argument("--teacher-steps", type=_int_in(1, 10**9), default=100_000)
+    b.add_argument(
+        "--distill-grad-steps",
+        type=_int_in(1, 10**9),
+        help="override the judgement's gradient steps",
+    )
+    b.add_argument(
+        "--distill-env-steps", type=_int_in(8, 10**9), help="override the judgement's env steps"
+    )
+    b.add_argument("--executor", choices=["serial", "process", "ray"], default="process")
+    b.add_argument("-w", "--workers", type=_int_in(0, 4096), default=2)
+    b.set_defaults(func=cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``growagent`` command."""
     p = _Parser(prog="growagent", description=__doc__.splitlines()[0])
@@ -383,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         "beside a genome file otherwise)",
     )
     x.set_defaults(func=cmd_export)
+    _bench_parser(sub)
     return p
 
 
@@ -427,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             in (
                 "run",
                 "resume",
+                "bench",
             )
             else ""
         )

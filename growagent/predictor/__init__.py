@@ -8,6 +8,12 @@ generation logs the Kendall tau between the predictions (made before
 assessment) and the returns measured afterwards.
 """
 
-from growagent.predictor.train import Predictor, kendall_tau, ranking_loss, train_predictor
+from growagent.predictor.train import (
+    Predictor,
+    kendall_tau,
+    ranking_loss,
+    spearman,
+    train_predictor,
+)
 
-__all__ = ["Predictor", "kendall_tau", "ranking_loss", "train_predictor"]
+__all__ = ["Predictor", "kendall_tau", "ranking_loss", "spearman", "train_predictor"]

@@ -47,6 +47,9 @@ class GINPredictor(nn.Module):
         Width of the GIN layers and the readout MLP.
     layers : int
         Number of GIN layers (message-passing rounds).
+    extra : int
+        Width of per-graph flat features read from ``data.flat`` (``[num_graphs,
+        extra]``) beside the graph-level inputs; 0 for the architecture alone.
 
     Examples
     --------
@@ -59,13 +62,14 @@ class GINPredictor(nn.Module):
     torch.Size([2])
     """
 
-    def __init__(self, node_features: int, hidden: int = 32, layers: int = 3):
+    def __init__(self, node_features: int, hidden: int = 32, layers: int = 3, extra: int = 0):
         super().__init__()
+        self.extra = extra
         self.convs = nn.ModuleList(
             GINConv(_mlp(node_features if i == 0 else hidden, hidden, hidden), train_eps=True)
             for i in range(layers)
         )
-        self.readout = _mlp(2 * hidden * layers + GRAPH_FEATURES, hidden, 1)
+        self.readout = _mlp(2 * hidden * layers + GRAPH_FEATURES + extra, hidden, 1)
         self.scale = 1.0 / math.sqrt(hidden)
 
     def forward(self, data: Any) -> torch.Tensor:
@@ -75,6 +79,7 @@ class GINPredictor(nn.Module):
         for conv in self.convs:
             x = torch.relu(conv(x, edge_index))
             pooled += [global_add_pool(x, batch) * self.scale, global_mean_pool(x, batch)]
-        h = torch.cat([*pooled, graph_features(data)], dim=1)
+        flat = [data.flat] if self.extra else []
+        h = torch.cat([*pooled, graph_features(data), *flat], dim=1)
         out: torch.Tensor = self.readout(h).squeeze(-1)
         return out

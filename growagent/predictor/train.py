@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from growagent.predictor.model import GINPredictor
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b between two sequences (NaN if either is constant).
+    """Kendall's tau-b between two sequences (scipy's; NaN if either is constant).
 
     Examples
     --------
@@ -31,16 +32,30 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     >>> kendall_tau([1, 2, 3], [3, 2, 1])
     -1.0
     """
+    from scipy.stats import kendalltau
+
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) != len(y):
         raise ValueError(f"Expected sequences of equal length (got {len(x)} and {len(y)})")
-    i, j = np.triu_indices(len(x), k=1)
-    dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
-    concordant = float(np.sum(dx * dy))
-    nx, ny = float(np.sum(dx != 0)), float(np.sum(dy != 0))
-    if nx == 0 or ny == 0:
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
-    return concordant / float(np.sqrt(nx * ny))
+    return float(kendalltau(x, y).statistic)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (scipy's; NaN if either is constant).
+
+    >>> spearman([1, 2, 3, 4], [1, 4, 9, 16])
+    1.0
+    """
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) != len(y):
+        raise ValueError(f"Expected sequences of equal length (got {len(x)} and {len(y)})")
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
 
 
 def ranking_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -103,10 +118,26 @@ def train_predictor(
 
     if len(genomes_) != len(returns):
         raise ValueError("Expected one return per genome")
-    torch.manual_seed(seed)
-    model = GINPredictor(NUM_NODE_FEATURES, hidden=hidden)
     batch = Batch.from_data_list([g.to_pyg() for g in genomes_])
-    target = torch.tensor(np.asarray(returns, dtype=np.float64), dtype=torch.float32)
+    model = train_gin(batch, np.asarray(returns), epochs=epochs, hidden=hidden, lr=lr, seed=seed)
+    return Predictor(model)
+
+
+def train_gin(
+    batch: Any,
+    targets: np.ndarray,
+    *,
+    extra: int = 0,
+    epochs: int = 150,
+    hidden: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> GINPredictor:
+    """Fit a :class:`GINPredictor` on a ``torch_geometric`` batch (``batch.flat`` when
+    ``extra``) to rank graphs by ``targets``: full-batch Adam on the ranking loss."""
+    torch.manual_seed(seed)
+    model = GINPredictor(NUM_NODE_FEATURES, hidden=hidden, extra=extra)
+    target = torch.tensor(np.asarray(targets, dtype=np.float64), dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     for _ in range(epochs):
@@ -114,4 +145,4 @@ def train_predictor(
         loss = ranking_loss(model(batch), target)
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
-    return Predictor(model)
+    return model

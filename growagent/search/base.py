@@ -37,6 +37,7 @@ import genomes
 import operators
 from genomes import Genome
 from growagent.mapping import ConfigError
+from growagent.predictor.screen import Prediction
 
 State = dict[str, Any]
 """A strategy's state: plain JSON data."""
@@ -105,9 +106,10 @@ class Context:
     size_objective: str
     load: Callable[[str], Genome]
     """The genome (trained, once judged) of an id the strategy was told about."""
-    predict: Callable[[list[Genome], int], list[float] | None] = lambda gs, gen: None
-    """Scores of candidate genomes from a predictor trained on generations before ``gen``
-    (None while there is no predictor or too little data)."""
+    predict: Callable[[list[Genome], int], Prediction | None] = lambda gs, gen: None
+    """Scores (and their uncertainty) of candidate genomes of generation ``gen`` from a
+    predictor trained on earlier generations (None while there is no predictor or too
+    little data)."""
     growth_loss: Callable[[int], Callable[[Any], Any]] | None = None
     """``growth_loss(n)``: the imitation loss on ``n`` recent states, as ``loss(module) ->
     scalar tensor`` (for strategies that grow a network by its gradient: firefly)."""

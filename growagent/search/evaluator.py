@@ -25,6 +25,8 @@ from growagent.archive import Archive, Score, block, pool
 from growagent.assess import Assessment, TaskConfig, make_payload
 from growagent.config import RunConfig
 from growagent.executors import Executor
+from growagent.predictor.features import ArchiveView, Sample, Scale
+from growagent.predictor.screen import Prediction
 from growagent.rl.envs import EnvRef
 from growagent.search.base import Candidate, Context, Judgement, nondominated
 
@@ -74,6 +76,9 @@ class Evaluator:
         self.run_dir = run_dir
         self.say = say
         self.archive = Archive(run_dir / "archive.sqlite")
+        self.archive_view = ArchiveView(self.archive)
+        """The archive as the predictor reads it (genomes loaded once)."""
+        self._warm: list[tuple[list[Sample], Scale]] | None = None
         self.task: TaskConfig = cfg.assess
         self.env = EnvRef(cfg.env, cfg.env_kwargs)
         """The run's env with its kwargs, as every process builds it."""
@@ -520,31 +525,72 @@ class Evaluator:
         return out
 
     # ------------------------------------------------------------ predictor
-    def predict(self, candidates: list[Genome], generation: int) -> list[float] | None:
+    def predict(self, candidates: list[Genome], generation: int) -> Prediction | None:
         """Scores from a predictor trained on assessments of generations before ``generation``.
 
         Only earlier generations are used, so a resumed run trains exactly the
-        same predictor. None while there are fewer than ``predictor.min_samples``.
+        same predictor. None while there are fewer than ``predictor.min_samples``
+        assessments of the run itself.
         """
-        from growagent.predictor import train_predictor
+        from growagent.predictor.fit import fit_predict
 
         pcfg = self.cfg.predictor
-        rows = [
-            s
-            for s in self.archive.scores()
-            if s.generation < generation and not s.genome_id.endswith(POLISHED)
-        ]
-        returns = [s.search_return for s in rows]
-        if len(rows) < pcfg.min_samples or len(set(returns)) < 2:
+        own = self.archive_view.samples(before=generation)
+        if len(own) < pcfg.min_samples or len({s.target for s in own}) < 2:
             return None
-        predictor = train_predictor(
-            [self.archive.genome(s.genome_id) for s in rows],
-            returns,
-            epochs=pcfg.epochs,
-            hidden=pcfg.hidden,
+        mean, std = fit_predict(
+            pcfg.model,
+            [(own, self.archive_view.scale(before=generation)), *self.warm_start_data()],
+            self.archive_view.candidates(candidates, generation),
+            self.archive_view.scale(before=generation),
             seed=self.cfg.seed + generation,
+            pcfg=pcfg,
         )
-        return [float(x) for x in predictor.score(candidates)]
+        return Prediction([float(x) for x in mean], [float(x) for x in std])
+
+    def warm_start_data(self) -> list[tuple[list[Sample], Scale]]:
+        """Every assessment of the ``predictor.warm_start`` archives, each with its own scale."""
+        if self._warm is None:
+            self._warm = []
+            for path in self.cfg.predictor.warm_start:
+                with Archive(path, readonly=True) as other:
+                    view = ArchiveView(other)
+                    self._warm.append((view.samples(), view.scale()))
+        return self._warm
+
+    def baseline_quality(self, generation: int) -> dict[str, float | None]:
+        """Out-of-sample Kendall tau of each cheap baseline on ``generation``'s assessed children.
+
+        Each baseline is fitted on earlier generations only (as the predictor
+        was) and scored on the children assessed in ``generation``.
+        """
+        from growagent.predictor.fit import fit_predict
+        from growagent.predictor.models import BASELINES
+        from growagent.predictor.train import kendall_tau
+
+        pcfg = self.cfg.predictor
+        train = self.archive_view.samples(before=generation)
+        test = [
+            s
+            for s in self.archive_view.samples(before=generation + 1)
+            if s.generation == generation
+        ]
+        if len(train) < pcfg.min_samples or len(test) < 3:
+            return {}
+        scale = self.archive_view.scale(before=generation)
+        out: dict[str, float | None] = {}
+        for name in BASELINES:
+            mean, _ = fit_predict(
+                name,
+                [(train, scale), *self.warm_start_data()],
+                test,
+                scale,
+                seed=self.cfg.seed + generation,
+                pcfg=pcfg,
+            )
+            tau = kendall_tau(list(mean), [float(s.target or 0.0) for s in test])
+            out[name] = None if math.isnan(tau) else round(tau, 4)
+        return out
 
     # ---------------------------------------------------------------- front
     def front(self, generation: int | None = None) -> list[Score]:

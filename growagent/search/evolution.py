@@ -30,6 +30,7 @@ from deap import creator, tools
 import operators
 from genomes import Genome
 from growagent.config import RunConfig
+from growagent.predictor.screen import screen
 from growagent.search.base import (
     Candidate,
     Context,
@@ -131,25 +132,14 @@ def mutate_genome(
     return fallback if fallback is not None else child
 
 
-def take_distinct(ranked: list[Genome], k: int, seen: set[str]) -> list[Genome]:
-    """The first ``k`` of ``ranked`` with new structural hashes, topped up with repeats.
-
-    The chosen architectures are added to ``seen``.
-    """
-    chosen: list[Genome] = []
-    hashes = set(seen)
-    for g in ranked:
-        h = g.structural_hash()
-        if h not in hashes and len(chosen) < k:
-            chosen.append(g)
-            hashes.add(h)
-    for g in ranked:
-        if len(chosen) >= k:
-            break
-        if not any(g is c for c in chosen):
-            chosen.append(g)
-    seen.update(g.structural_hash() for g in chosen)
-    return chosen
+def _screen_stats(screen: dict[str, Any] | None) -> dict[str, Any]:
+    """``screen_ratio`` (candidates made per child assessed) and ``explore_share``."""
+    if not screen or not screen["screened"] or screen["asked"] == 0:
+        return {}
+    return {
+        "screen_ratio": round(screen["candidates"] / screen["asked"], 3),
+        "explore_share": round(screen["explored"] / screen["asked"], 3),
+    }
 
 
 class Evolution:
@@ -161,6 +151,7 @@ class Evolution:
         self.cfg = cfg.evolution
         self.ctx = ctx
         self.screen_factor = cfg.predictor.screen_factor if cfg.predictor.enabled else 1
+        self.predictor = cfg.predictor
         if self.cfg.select == "nsga2":
             self.select = tools.selNSGA2
         else:
@@ -213,14 +204,27 @@ class Evolution:
             for p in parents
         ]
         candidates = [c for c in children if c is not None]
-        scores = self.ctx.predict(candidates, gen)
+        prediction = self.ctx.predict(candidates, gen)
         predicted: dict[int, float] = {}
-        if scores is not None:
-            predicted = {id(g): s for g, s in zip(candidates, scores)}
-            candidates = sorted(candidates, key=lambda g: -predicted[id(g)])
-        offspring = take_distinct(candidates, self.cfg.offspring, seen)
+        if prediction is not None:
+            predicted = {id(g): s for g, s in zip(candidates, prediction.scores)}
+        offspring, explored = screen(
+            candidates,
+            prediction,
+            self.cfg.offspring,
+            seen,
+            rng,
+            explore=self.predictor.explore,
+            explore_by=self.predictor.explore_by,
+        )
         state.update(generation=gen, closed=False, phase="breed", rng=rng_state(rng))
         state["seen"] = sorted(seen)
+        state["screen"] = {
+            "candidates": len(candidates),
+            "screened": prediction is not None,
+            "asked": len(offspring),
+            "explored": sum(explored),
+        }
         return [Candidate(g, gen, predicted=predicted.get(id(g))) for g in offspring], state
 
     def tell(self, state: State, judgements: Sequence[Judgement]) -> State:
@@ -279,9 +283,13 @@ class Evolution:
             phase="breed",
             population=population,
             fitness={g: f for g, f in fit.items() if g in keep},
-            stats={"nevals": nevals, **population_stats([fit[g][:2] for g in population])},
+            stats={
+                "nevals": nevals,
+                **population_stats([fit[g][:2] for g in population]),
+                **_screen_stats(state.get("screen")),
+            },
         )
-        for key in ("pending", "pool", "selection_seed", "nevals"):
+        for key in ("pending", "pool", "selection_seed", "nevals", "screen"):
             state.pop(key, None)
         self._genomes = {g: v for g, v in self._genomes.items() if g in keep}
         return state

@@ -106,28 +106,43 @@ class Progress(Reporter):
 
 
 class PredictorQuality(Reporter):
-    """Kendall tau between the screen's predictions and the measured search returns.
+    """The screen's out-of-sample quality, per generation.
 
     Read from the archive at the end of each generation (so a resumed run
-    records the same figure): ``pred_tau`` and ``pred_n`` when at least three
-    of the generation's assessments carry a prediction.
+    records the same figures): ``pred_tau`` and ``pred_rho`` (Kendall tau and
+    Spearman between the predictions, made before assessment, and the
+    measured search returns) and ``pred_n`` when at least three of the
+    generation's assessments carry a prediction; with ``predictor.baselines``
+    also ``tau_<name>`` for each cheap baseline fitted on earlier generations
+    (``tau_parent``, ``tau_size``, ``tau_ridge``, ``tau_forest``).
     """
 
     def start_run(self, evaluator: Evaluator, strategy: str, resumed_at: int | None) -> None:
+        self.evaluator = evaluator
         self.archive = evaluator.archive
 
     def generation_fields(self, generation: int) -> dict[str, Any]:
-        from growagent.predictor import kendall_tau
+        from growagent.predictor import kendall_tau, spearman
 
+        out: dict[str, Any] = {}
+        cfg = self.evaluator.cfg.predictor
+        if cfg.enabled and cfg.baselines and generation > 0:
+            out.update(
+                {f"tau_{k}": v for k, v in self.evaluator.baseline_quality(generation).items()}
+            )
         pairs = [
             (r["predicted"], r["return_mean"])
             for r in self.archive.assessments(generation)
             if r["status"] == "ok" and r["predicted"] is not None and r["return_mean"] is not None
         ]
         if len(pairs) < 3:
-            return {}
-        tau = kendall_tau([p for p, _ in pairs], [r for _, r in pairs])
-        return {"pred_tau": None if np.isnan(tau) else round(tau, 4), "pred_n": len(pairs)}
+            return out
+        pred, ret = [p for p, _ in pairs], [r for _, r in pairs]
+        tau, rho = kendall_tau(pred, ret), spearman(pred, ret)
+        out["pred_tau"] = None if np.isnan(tau) else round(tau, 4)
+        out["pred_rho"] = None if np.isnan(rho) else round(rho, 4)
+        out["pred_n"] = len(pairs)
+        return out
 
 
 def default_reporters(strategy: str, quiet: bool) -> list[Reporter]:

@@ -149,6 +149,9 @@ class EvolutionConfig:
     critic_share: float = 0.0
     """Share of children that may change only the critic (value-only nodes); the rest
     must change the deployed policy (redrawn otherwise)."""
+    inherit: str = "weights"
+    """``weights``: a child starts from its parent's trained weights (function-preserving
+    operators, Lamarckian); ``reinit``: its weights are drawn afresh (an ablation)."""
 
     def __post_init__(self) -> None:
         e = "evolution"
@@ -162,6 +165,8 @@ class EvolutionConfig:
         _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
         share = self.critic_share
         _require(0 <= share <= 1, f"{e}.critic_share", "a number in [0, 1]", share)
+        inherit = self.inherit
+        _require(inherit in ("weights", "reinit"), f"{e}.inherit", "'weights' or 'reinit'", inherit)
         negative = {k: w for k, w in self.operator_weights.items() if w < 0}
         _require(not negative, f"{e}.operator_weights", "weights >= 0", negative)
 
@@ -211,6 +216,9 @@ class FireflyConfig:
     """Width of a candidate new layer (the minimal genome can only grow layers)."""
     loss_states: int = 1024
     """Recent teacher states on which the growth loss is measured."""
+    selection: str = "score"
+    """``score``: grow the candidate units whose gradient lowers the loss most (firefly);
+    ``random``: grow randomly chosen candidates (an ablation)."""
 
     def __post_init__(self) -> None:
         for key in ("steps", "branches", "new_per_node", "layer_units", "loss_states"):
@@ -218,6 +226,8 @@ class FireflyConfig:
             _require(value >= 1, f"firefly.{key}", "a positive integer", value)
         _require(self.prune_steps >= 0, "firefly.prune_steps", "an integer >= 0", self.prune_steps)
         _require(0 < self.fraction <= 1, "firefly.fraction", "a number in (0, 1]", self.fraction)
+        sel = self.selection
+        _require(sel in ("score", "random"), "firefly.selection", "'score' or 'random'", sel)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from genomes.errors import (
     SpaceError,
     UnreachableError,
 )
-from genomes.factories import minimal, mlp, network
+from genomes.factories import minimal, mlp, network, reinitialised
 from genomes.genome import FORMAT_VERSION, Genome
 from genomes.inspect import macs, num_params, structural_hash, summary
 from genomes.io import dumps, from_dict, load, loads, save, to_dict, to_node_link, write_graphml
@@ -73,6 +73,7 @@ __all__ = [
     "mlp",
     "network",
     "num_params",
+    "reinitialised",
     "save",
     "structural_hash",
     "summary",

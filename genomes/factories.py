@@ -34,6 +34,42 @@ def orthogonal(rows: int, cols: int, gain: float, rng: np.random.Generator) -> N
     return np.asarray(gain * q[:rows, :cols], dtype=np.float64)
 
 
+def reinitialised(genome: Genome, rng: np.random.Generator) -> Genome:
+    """A copy of ``genome`` with fresh weights, as :func:`mlp` initialises them.
+
+    Every edge gets an orthogonal matrix (gain 0.01 into the policy head, 1
+    into the value head or a plain network's output, sqrt(2) elsewhere),
+    every bias and ``log_std`` zeros. The architecture, the input statistics
+    and the metadata are kept. This undoes function preservation: a child
+    made by an operator and then re-initialised starts from scratch (the
+    ablation of growagent's ``[evolution] inherit = "reinit"``).
+
+    Examples
+    --------
+    >>> g = mlp(3, 2, [4])
+    >>> r = reinitialised(g, np.random.default_rng(1))
+    >>> r.structural_hash() == g.structural_hash(), r.num_params() == g.num_params()
+    (True, True)
+    >>> w = lambda x: x.graph.edges["input", "h0"]["weight"]
+    >>> bool(np.array_equal(w(r), w(g)))
+    False
+    """
+    out = genome.copy()
+    dropped = out.dropped_inputs
+    for u, v in out.graph.edges:
+        kind = out.graph.nodes[v]["kind"]
+        gain = 0.01 if kind == "policy" else 1.0 if kind in ("value", "output") else np.sqrt(2.0)
+        w = orthogonal(out.units(v), out.units(u), gain, rng)
+        if dropped and out.graph.nodes[u]["kind"] == "input":
+            w[:, dropped] = 0.0  # a dropped input stays unread
+        out.graph.edges[u, v]["weight"] = w
+    for _, attrs in out.graph.nodes(data=True):
+        for key in ("bias", "log_std"):
+            if attrs.get(key) is not None:
+                attrs[key] = np.zeros_like(attrs[key])
+    return out
+
+
 def _empty(observation_space: SpaceLike, action_space: SpaceLike) -> tuple[Genome, int, int]:
     obs = describe_observation_space(observation_space)
     act = describe_action_space(action_space)

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,87 +20,12 @@ import torch
 
 import genomes
 from genomes import Genome
-from growagent.distill.a2d import DistillConfig, distill
+from growagent.distill.a2d import distill
 from growagent.distill.states import teacher_states
 from growagent.rl.envs import EnvRef, with_kwargs
 from growagent.rl.evaluate import evaluate
-from growagent.rl.ppo import PPOConfig, train_ppo
-
-
-@dataclass
-class TaskConfig:
-    """How a genome is trained and judged."""
-
-    env: str | Callable[..., Any] = "CartPole-v1"
-    """Gymnasium id, ``"module:EnvId"`` or ``"module:factory"`` (see
-    :mod:`growagent.rl.envs`), or an env factory: a module-level one is sent to workers
-    by its ``module:name``, any other (a lambda) works in this process only."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of ``gymnasium.make`` (or of the factory)."""
-    num_envs: int | None = None
-    """If set, overrides ``ppo.num_envs`` and ``distill.num_envs``."""
-    distill: DistillConfig | None = field(default_factory=DistillConfig)
-    """Distillation settings; ``None`` (or no teacher given) skips distillation."""
-    finetune_steps: int = 0
-    """PPO steps after distillation (the whole training when there is no teacher)."""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    """PPO settings of the fine-tune."""
-    eval_episodes: int = 32
-    """Deterministic evaluation episodes (episode ``i`` starts from seed ``eval_seed + i``)."""
-    eval_seed: int = 10_000
-    """Seed of the evaluation episodes (the same for every genome, so returns compare)."""
-    size_objective: Literal["params", "macs"] = "params"
-    """Which size the search minimises: policy parameters or policy MACs."""
-    threads: int | None = 1
-    """``torch.set_num_threads`` during the assessment (``None`` leaves it alone)."""
-
-    def __post_init__(self) -> None:
-        if self.size_objective not in ("params", "macs"):
-            raise ValueError(
-                f"size_objective: expected 'params' or 'macs' (got {self.size_objective!r})"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; a factory env becomes its ``module:name`` reference.
-
-        Raises
-        ------
-        EnvRefError
-            For a factory workers cannot import by name (a lambda, a nested function).
-        """
-        from growagent.rl.envs import env_reference
-
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["env"] = env_reference(self.env)
-        d["env_kwargs"] = dict(self.env_kwargs)
-        d["distill"] = None if self.distill is None else self.distill.to_dict()
-        d["ppo"] = self.ppo.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaskConfig:
-        """Build from :meth:`to_dict`'s output; unknown keys raise ``ValueError``.
-
-        Examples
-        --------
-        >>> t = TaskConfig(env="Acrobot-v1", finetune_steps=100)
-        >>> TaskConfig.from_dict(t.to_dict()) == t
-        True
-        >>> TaskConfig.from_dict({"envv": "x"})
-        Traceback (most recent call last):
-        ...
-        ValueError: TaskConfig: unknown keys ['envv'] (valid: [...])
-        """
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(f"TaskConfig: unknown keys {unknown} (valid: {valid})")
-        data = dict(data)
-        if isinstance(data.get("distill"), dict):
-            data["distill"] = DistillConfig.from_dict(data["distill"])
-        if isinstance(data.get("ppo"), dict):
-            data["ppo"] = PPOConfig.from_dict(data["ppo"])
-        return cls(**data)
+from growagent.rl.ppo import train_ppo
+from growagent.task_config import TaskConfig as TaskConfig  # defined torch-free, re-exported
 
 
 @dataclass

@@ -7,6 +7,13 @@ space), one table per strategy (``[evolution]``, ``[random]``, ``[firefly]``,
 ``[assess]`` (with ``[assess.ppo]`` and ``[assess.distill]``),
 ``[predictor]`` and ``[executor]``. Unknown keys are rejected with the list of valid ones; the
 resolved config is saved in the run's archive and as ``config.toml``.
+
+Every table is a dataclass that checks its own ranges in ``__post_init__``; all
+of them are read and written by the one serialiser of :mod:`growagent.mapping`,
+and every problem is a :class:`ConfigError`. Loading a config imports neither
+torch nor gymnasium: names that point into registries other code may extend
+(activations, operators) are checked by :func:`check_registered` when a run
+starts.
 """
 
 from __future__ import annotations
@@ -21,13 +28,10 @@ from typing import Any, Literal
 
 import tomli_w
 
-from growagent.assess import TaskConfig
-from growagent.mapping import ConfigError, from_mapping, to_mapping
-
-
-def _require(ok: bool, where: str, what: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{where}: expected {what} (got {value!r})")
+from growagent.mapping import ConfigError as ConfigError  # one error type, importable here too
+from growagent.mapping import from_mapping, to_mapping
+from growagent.mapping import require as _require
+from growagent.task_config import PPOConfig, TaskConfig, zoo_config
 
 
 @dataclass
@@ -77,18 +81,11 @@ class TeacherConfig:
         )
         self.ppo_config(env=None)
 
-    def ppo_config(self, env: str | None) -> Any:
+    def ppo_config(self, env: str | None) -> PPOConfig:
         """The teacher's :class:`~growagent.rl.ppo.PPOConfig` for ``env`` (the zoo preset
         of a known id, overridden by ``ppo``); raises ConfigError naming a bad key."""
-        from growagent.rl.ppo import PPOConfig, zoo_config
-
-        valid = {f.name for f in dataclasses.fields(PPOConfig)}
-        for key in self.ppo:
-            _require(key in valid, f"teacher.ppo.{key}", f"one of {sorted(valid)}", key)
-        try:
-            return zoo_config(env or "", **self.ppo)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"teacher.ppo: {exc}") from None
+        preset = zoo_config(env or "").to_dict()
+        return PPOConfig.from_dict({**preset, **self.ppo}, "teacher.ppo")
 
 
 MAX_POPULATION = 10_000
@@ -120,19 +117,11 @@ class SearchConfig:
     within this fraction of the front's best held-out return."""
 
     def __post_init__(self) -> None:
-        from genomes.registry import ACTIVATIONS
-
         for key in ("max_params", "max_hidden_nodes", "max_units"):
             value = getattr(self, key)
             _require(value >= 1, f"search.{key}", "a positive integer", value)
         tol = self.champion_tolerance
         _require(tol >= 0, "search.champion_tolerance", "a number >= 0", tol)
-        _require(
-            self.activation in ACTIVATIONS,
-            "search.activation",
-            f"one of {', '.join(sorted(ACTIVATIONS))}",
-            self.activation,
-        )
 
 
 @dataclass
@@ -160,10 +149,11 @@ class EvolutionConfig:
     critic_share: float = 0.0
     """Share of children that may change only the critic (value-only nodes); the rest
     must change the deployed policy (redrawn otherwise)."""
+    inherit: str = "weights"
+    """``weights``: a child starts from its parent's trained weights (function-preserving
+    operators, Lamarckian); ``reinit``: its weights are drawn afresh (an ablation)."""
 
     def __post_init__(self) -> None:
-        import operators
-
         e = "evolution"
         _require(self.generations >= 0, f"{e}.generations", "an integer >= 0", self.generations)
         for key in ("mu", "offspring", "tournsize"):
@@ -175,13 +165,8 @@ class EvolutionConfig:
         _require(bool(self.seeds), f"{e}.seeds", "at least one seed genome", self.seeds)
         share = self.critic_share
         _require(0 <= share <= 1, f"{e}.critic_share", "a number in [0, 1]", share)
-        unknown = sorted(set(self.operator_weights) - set(operators.REGISTRY))
-        _require(
-            not unknown,
-            f"{e}.operator_weights",
-            f"operators among {', '.join(sorted(operators.REGISTRY))}",
-            unknown,
-        )
+        inherit = self.inherit
+        _require(inherit in ("weights", "reinit"), f"{e}.inherit", "'weights' or 'reinit'", inherit)
         negative = {k: w for k, w in self.operator_weights.items() if w < 0}
         _require(not negative, f"{e}.operator_weights", "weights >= 0", negative)
 
@@ -231,6 +216,9 @@ class FireflyConfig:
     """Width of a candidate new layer (the minimal genome can only grow layers)."""
     loss_states: int = 1024
     """Recent teacher states on which the growth loss is measured."""
+    selection: str = "score"
+    """``score``: grow the candidate units whose gradient lowers the loss most (firefly);
+    ``random``: grow randomly chosen candidates (an ablation)."""
 
     def __post_init__(self) -> None:
         for key in ("steps", "branches", "new_per_node", "layer_units", "loss_states"):
@@ -238,6 +226,8 @@ class FireflyConfig:
             _require(value >= 1, f"firefly.{key}", "a positive integer", value)
         _require(self.prune_steps >= 0, "firefly.prune_steps", "an integer >= 0", self.prune_steps)
         _require(0 < self.fraction <= 1, "firefly.fraction", "a number in (0, 1]", self.fraction)
+        sel = self.selection
+        _require(sel in ("score", "random"), "firefly.selection", "'score' or 'random'", sel)
 
 
 @dataclass
@@ -485,7 +475,6 @@ class RunConfig:
     """First episode seed of the held-out evaluation (unseen during the search)."""
 
     def __post_init__(self) -> None:
-        self.assess = dataclasses.replace(self.assess, env=self.env, env_kwargs=self.env_kwargs)
         _require(
             isinstance(self.name, str)
             and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", self.name) is not None,
@@ -503,23 +492,8 @@ class RunConfig:
         _require(
             self.heldout_episodes >= 0, "heldout_episodes", "an integer >= 0", self.heldout_episodes
         )
-        a = self.assess
-        _require(
-            a.eval_episodes >= 1, "assess.eval_episodes", "a positive integer", a.eval_episodes
-        )
-        _require(a.eval_seed >= 0, "assess.eval_seed", "an integer >= 0", a.eval_seed)
         _require(self.heldout_seed >= 0, "heldout_seed", "an integer >= 0", self.heldout_seed)
-        _require(
-            a.finetune_steps >= 0, "assess.finetune_steps", "an integer >= 0", a.finetune_steps
-        )
-        threads = a.threads
-        _require(threads is None or threads >= 1, "assess.threads", "a positive integer", threads)
-        _require(
-            a.num_envs is None or a.num_envs >= 1,
-            "assess.num_envs",
-            "a positive integer",
-            a.num_envs,
-        )
+        self.assess = dataclasses.replace(self.assess, env=self.env, env_kwargs=self.env_kwargs)
 
     @property
     def run_dir(self) -> Path:
@@ -529,9 +503,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (``distill = false`` when distillation is off)."""
         data: dict[str, Any] = to_mapping(self)
-        data["assess"] = self.assess.to_dict()
-        data["assess"].pop("env", None)
-        data["assess"].pop("env_kwargs", None)
+        del data["assess"]["env"], data["assess"]["env_kwargs"]  # the top-level ones
         if data["assess"]["distill"] is None:
             data["assess"]["distill"] = False
         return data
@@ -566,22 +538,22 @@ def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
     Raises
     ------
     ConfigError
-        One line naming the file and the problem (bad TOML, unknown key, wrong type).
+        One line naming the file and the problem (bad TOML, unknown key, wrong type,
+        a value out of range).
 
     Examples
     --------
     >>> load_config({"env": "CartPole-v1", "evolution": {"mu": 4}}).evolution.mu
     4
+    >>> load_config({"assess": {"size_objective": "macs"}})
+    Traceback (most recent call last):
+    ...
+    growagent.mapping.ConfigError: Unknown key 'size_objective' in [assess]; the size the search minimises is [search] size_objective
     """
     if isinstance(source, RunConfig):
         return source
     if isinstance(source, dict):
-        try:
-            return from_mapping(RunConfig, _prepare(source))
-        except ConfigError:
-            raise
-        except (TypeError, ValueError) as exc:  # a table's own range check
-            raise ConfigError(str(exc)) from None
+        return from_mapping(RunConfig, _prepare(source))
     path = Path(source)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -591,8 +563,59 @@ def load_config(source: str | Path | dict[str, Any] | RunConfig) -> RunConfig:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
         return from_mapping(RunConfig, _prepare(data))
-    except (ConfigError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}", key=exc.key) from None
+
+
+def load_archived_config(data: dict[str, Any]) -> RunConfig:
+    """The config a run's archive holds (``Archive.get_meta("config")``) as a :class:`RunConfig`.
+
+    As :func:`load_config`, but keys that older versions wrote into every archive
+    and never read are dropped (``[assess] size_objective``), so their runs still
+    resume and report.
+
+    Examples
+    --------
+    >>> old = RunConfig().to_dict()
+    >>> old["assess"]["size_objective"] = "params"
+    >>> load_archived_config(old) == RunConfig()
+    True
+    """
+    assess = data.get("assess")
+    if isinstance(assess, dict) and "size_objective" in assess:
+        data = {**data, "assess": {k: v for k, v in assess.items() if k != "size_objective"}}
+    return load_config(data)
+
+
+def check_registered(cfg: RunConfig) -> None:
+    """Check the names that point into registries: ``search.activation`` and
+    ``metaqnn.activations`` (:data:`genomes.registry.ACTIVATIONS`) and
+    ``evolution.operator_weights`` (:data:`operators.REGISTRY`).
+
+    Another project may register its own entries, so the names are checked
+    against the registries as they are when the run starts, not at load (which
+    would import torch).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and listing the registered names.
+    """
+    import operators
+    from genomes.registry import ACTIVATIONS
+
+    acts = ", ".join(sorted(ACTIVATIONS))
+    act = cfg.search.activation
+    _require(act in ACTIVATIONS, "search.activation", f"one of {acts}", act)
+    for i, act in enumerate(cfg.metaqnn.activations):
+        _require(act in ACTIVATIONS, f"metaqnn.activations[{i}]", f"one of {acts}", act)
+    unknown = sorted(set(cfg.evolution.operator_weights) - set(operators.REGISTRY))
+    _require(
+        not unknown,
+        "evolution.operator_weights",
+        f"operators among {', '.join(sorted(operators.REGISTRY))}",
+        unknown,
+    )
 
 
 MOVED_TO_SEARCH = {
@@ -607,6 +630,8 @@ MOVED_TO_SEARCH = {
 
 
 def _prepare(data: dict[str, Any]) -> dict[str, Any]:
+    """Older run files' keys moved to where they live now; keys that must not be set
+    in ``[assess]`` named with where they belong."""
     data = dict(data)
     if isinstance(data.get("evolution"), dict):  # older run files and archives
         evolution, search = dict(data["evolution"]), dict(data.get("search") or {})
@@ -616,15 +641,16 @@ def _prepare(data: dict[str, Any]) -> dict[str, Any]:
                     raise ConfigError(f"evolution.{old}: set it once, as search.{new}")
                 search[new] = evolution.pop(old)
         data["evolution"], data["search"] = evolution, search
-    if isinstance(data.get("assess"), dict):
-        assess = dict(data["assess"])
+    assess = data.get("assess")
+    if isinstance(assess, dict):
         for key in ("env", "env_kwargs"):
             if key in assess:
                 raise ConfigError(
                     f"Unknown key {key!r} in [assess]; set the top-level {key!r} instead"
                 )
-        assess["env"] = data.get("env", RunConfig.env)
-        if assess.get("distill") is False:  # TOML has no null: `distill = false` turns it off
-            assess["distill"] = None
-        data["assess"] = from_mapping(TaskConfig, assess, "assess")
+        if "size_objective" in assess:  # it was accepted there once, and never read
+            raise ConfigError(
+                "Unknown key 'size_objective' in [assess]; "
+                "the size the search minimises is [search] size_objective"
+            )
     return data

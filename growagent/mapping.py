@@ -1,34 +1,76 @@
-"""Turn TOML tables and dicts into config dataclasses, strictly.
+"""The one serialiser of the config tables: dataclasses to and from plain dicts.
 
+Every config dataclass (the run file's tables in :mod:`growagent.config`, the
+assessment's in :mod:`growagent.task_config`) is read and written here.
 Unknown keys are rejected with the list of valid ones and values are
 type-checked, so a typo in a run file is one clear line, not a silent default.
+Each table checks its own ranges in ``__post_init__`` with :func:`require`;
+every problem is a :class:`ConfigError`.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
-    ... class Demo:
+    ... class Demo(Table):
     ...     steps: int = 10
     ...     rate: float = 0.1
-    >>> from_mapping(Demo, {"steps": 5})
+    ...     def __post_init__(self) -> None:
+    ...         require(self.steps >= 1, "demo.steps", "a positive integer", self.steps)
+    >>> Demo.from_dict({"steps": 5})
     Demo(steps=5, rate=0.1)
-    >>> from_mapping(Demo, {"stpes": 5})
+    >>> Demo.from_dict({"steps": 5}).to_dict()
+    {'steps': 5, 'rate': 0.1}
+    >>> Demo.from_dict({"stpes": 5})
     Traceback (most recent call last):
     ...
     growagent.mapping.ConfigError: Unknown key 'stpes' in config; valid keys: rate, steps
+    >>> from_mapping(Demo, {"steps": 0}, "search.demo")
+    Traceback (most recent call last):
+    ...
+    growagent.mapping.ConfigError: search.demo.steps: expected a positive integer (got 0)
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A config file or mapping is malformed (unknown key, wrong type)."""
+    """A config file or mapping is malformed (unknown key, wrong type, value out of range).
+
+    ``key`` is the dotted key at fault when one is (``ppo.num_envs``).
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def require(ok: bool, key: str, what: str, value: Any) -> None:
+    """Raise ``ConfigError("key: expected what (got value)")`` unless ``ok``.
+
+    ``key`` is the table's name in a run file and the field (``distill.lr``);
+    :func:`from_mapping` replaces the table's name by where it was read
+    (``assess.distill.lr``).
+    """
+    if not ok:
+        raise ConfigError(f"{key}: expected {what} (got {value!r})", key=key)
+
+
+def _rekeyed(exc: ConfigError, where: str) -> ConfigError:
+    """``exc`` of a table's own check with the table's name replaced by ``where``
+    (``ppo.gamma`` read at ``assess.ppo`` becomes ``assess.ppo.gamma``)."""
+    if exc.key is None or not where or "." not in exc.key:
+        return exc
+    key = f"{where}.{exc.key.partition('.')[2]}"
+    if key == exc.key or not str(exc).startswith(exc.key):
+        return exc
+    return ConfigError(f"{key}{str(exc)[len(exc.key) :]}", key=key)
 
 
 def _check(value: Any, hint: Any, where: str) -> Any:
@@ -42,12 +84,11 @@ def _check(value: Any, hint: Any, where: str) -> Any:
         tables = [a for a in args if dataclasses.is_dataclass(a)]
         if isinstance(value, Mapping) and len(tables) == 1:
             return _check(value, tables[0], where)  # its own error names the bad key
-        errors = []
         for option in args:
             try:
                 return _check(value, option, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            except ConfigError:
+                pass
         names = " or ".join(getattr(a, "__name__", str(a)) for a in args)
         raise ConfigError(f"{where}: expected {names} (got {type(value).__name__} {value!r})")
     if hint is type(None):
@@ -74,6 +115,10 @@ def _check(value: Any, hint: Any, where: str) -> Any:
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}: expected one of {list(args)} (got {value!r})")
+        return value
+    if origin is collections.abc.Callable:
+        if not callable(value):
+            raise ConfigError(f"{where}: expected a callable (got {type(value).__name__})")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -108,7 +153,8 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
     Raises
     ------
     ConfigError
-        Naming the key and, for an unknown key, listing the valid ones.
+        Naming the key and, for an unknown key, listing the valid ones; a range
+        check of the table's ``__post_init__`` names the key as read (``where``).
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where or 'config'}: expected a table (got {type(data).__name__})")
@@ -124,7 +170,10 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
         key: _check(value, hints[key], f"{where}.{key}" if where else key)
         for key, value in data.items()
     }
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise _rekeyed(exc, where) from None
 
 
 def to_mapping(obj: Any) -> Any:
@@ -136,3 +185,18 @@ def to_mapping(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_mapping(v) for k, v in obj.items()}
     return obj
+
+
+class Table:
+    """Base of a config dataclass: :meth:`from_dict` and :meth:`to_dict` through
+    :func:`from_mapping` and :func:`to_mapping`."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
+        """Build from a dict (:meth:`to_dict`'s output, a TOML table); see :func:`from_mapping`."""
+        return from_mapping(cls, data, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain data (JSON- and TOML-ready but for ``None``)."""
+        data: dict[str, Any] = to_mapping(self)
+        return data

@@ -21,7 +21,7 @@ import numpy as np
 
 import genomes
 from growagent.archive import Archive, Score
-from growagent.config import load_config
+from growagent.config import load_archived_config
 from growagent.mapping import ConfigError
 from growagent.search.base import nondominated
 from growagent.search.evaluator import POLISHED
@@ -253,7 +253,7 @@ def write_report(run_dir: str | Path) -> Path:
         failed = sum(1 for r in rows if r["status"] != "ok")
         config = archive.get_meta("config") or {}
         try:  # the config module's own serialiser, as config.toml is written
-            resolved = load_config(config)
+            resolved = load_archived_config(config)
             config_text = resolved.to_toml()
             objective = resolved.search.size_objective
         except ConfigError as exc:  # a config this version no longer reads

@@ -23,7 +23,7 @@ from deap import tools
 import genomes
 from genomes import Genome, GenomeError
 from growagent.archive import Archive, ArchiveError
-from growagent.config import RunConfig, load_config
+from growagent.config import RunConfig, check_registered, load_archived_config, load_config
 from growagent.executors import make_executor
 from growagent.mapping import ConfigError
 from growagent.search.base import Context, seed_genome
@@ -139,6 +139,7 @@ def run(
     cfg = _override(cfg, executor=executor, workers=workers, seed=seed, strategy=strategy)
     _check_env_reaches_workers(cfg)
     run_dir = Path(out) if out is not None else cfg.run_dir
+    check_registered(cfg)
     _check_inputs(cfg)  # everything that can be checked is, before the first byte is written
     _check_new_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -369,7 +370,7 @@ def resume(
         data = a.get_meta("config")
     if data is None:
         raise ConfigError(f"{path}: the archive holds no run config")
-    cfg = load_config(data)
+    cfg = load_archived_config(data)
     _check_resume_env(cfg, run_dir, env)
     cfg = _override(cfg, executor=executor, workers=workers, generations=generations)
     _check_env_reaches_workers(cfg)

@@ -26,12 +26,7 @@ NEEDS_DEFAULT = ("no-distill", "sb3-ppo", "ppo-small", "agilerl")
 """Rows that take a figure from the default row (its wall time, its assessments'
 duration or its champion's size), so the default row runs first."""
 
-NOT_IMPLEMENTED = {
-    "reinit": "not implemented: no config switch re-initialises children instead of "
-    "function-preserving them (no operator in operators.REGISTRY does it)",
-    "firefly-random": "not implemented: operators.firefly_grow has selection='random', "
-    "but [firefly] has no key that passes it on",
-}
+NOT_IMPLEMENTED: dict[str, str] = {}
 """Rows of the issue that need new behaviour, not just config, and why."""
 
 Kind = Literal["strategy", "ablation", "baseline", "peer"]
@@ -81,7 +76,7 @@ def search_config(
 
     Polishing is off: it would add assessments beyond the budget, the same for every row.
     """
-    strategy = row if row in STRATEGY_ROWS else DEFAULT_ROW
+    strategy = row if row in STRATEGY_ROWS else "firefly" if row == "firefly-random" else DEFAULT_ROW
     seeds = ["minimal", "mlp:4", "mlp:8", "mlp:16,16"] if budget >= 12 else ["minimal", "mlp:4"]
     offspring = max(1, min(8, budget - len(seeds)))
     generations = max(1, (budget - len(seeds)) // offspring)
@@ -132,6 +127,10 @@ def search_config(
         config["predictor"] = {"enabled": False}
     elif row == "noise-off":
         config["evolution"]["reevaluate"] = False
+    elif row == "reinit":
+        config["evolution"]["inherit"] = "reinit"
+    elif row == "firefly-random":  # an ablation of firefly, not of the default
+        config["firefly"]["selection"] = "random"
     elif row == "no-distill":
         config["assess"] = {"distill": False, "finetune_steps": finetune_steps}
     return config

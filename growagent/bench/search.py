@@ -94,13 +94,13 @@ def run_search_row(
 def judge_front(run_dir: Path) -> RunResult:
     """Held-out judgement of the front of a run the wall-time cap stopped, written into
     the run directory as a finished run's is (``pareto.json``, ``champion.json``)."""
-    from growagent.config import load_config
+    from growagent.config import load_archived_config
     from growagent.executors import make_executor
     from growagent.runner import _result
     from growagent.search.evaluator import Evaluator
 
     with Archive(run_dir / "archive.sqlite", readonly=True) as a:
-        cfg = load_config(a.get_meta("config"))
+        cfg = load_archived_config(a.get_meta("config"))
     evaluator = Evaluator(cfg, run_dir, lambda msg: None)
     try:
         evaluator.start(make_executor(cfg.executor.kind, workers=cfg.executor.workers))

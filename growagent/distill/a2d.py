@@ -25,7 +25,6 @@ same flat Adam; ``tests/growagent/distill/test_distill.py`` checks they agree.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -50,108 +49,7 @@ from growagent.rl.numpy_net import NumpyNet, unsupported_reason
 from growagent.rl.optim import FlatAdam
 from growagent.rl.policy import ActionHead, check_genome_matches
 from growagent.rl.ppo import NonFiniteTrainingError
-
-
-@dataclass
-class DistillConfig:
-    """Distillation settings: a budget in env steps and gradient steps, and the optimiser."""
-
-    env_steps: int = 8192
-    """Student-driven env steps (all envs together; a multiple of ``num_envs``)."""
-    teacher_states: int = 8192
-    """Teacher-driven states to learn from (shared by all students of a run)."""
-    probe_states: int = 1024
-    """Further teacher states held out: the early-stop signal and the KL proxy."""
-    teacher_seed: int = 0
-    """Seed of the teacher-state collection (the same for every student, so they share it)."""
-    grad_steps: int = 3000
-    """Minibatch gradient steps in all (fewer only if training stops early)."""
-    batch_size: int = 256
-    """Minibatch size (drawn uniformly, with replacement, from the states gathered so far)."""
-    num_envs: int = 8
-    """Parallel env copies, for the student's and the teacher's collection."""
-    rollout_steps: int = 64
-    """Vector steps per student collection round (gradient steps are spread over the rounds)."""
-    sample_actions: bool = True
-    """The student samples its actions while collecting (wider coverage); else acts with the mode."""
-    temperature: float = 1.0
-    """Softmax temperature of the discrete KL."""
-    value_coef: float = 0.5
-    """Weight of the value MSE against the policy KL."""
-    scale_value: bool = True
-    """Measure the value error in units of the spread of the teacher's values (their
-    standard deviation over the teacher states, at least 1). Raw values run to hundreds of return points
-    on LunarLander, so an unscaled MSE swamps the policy KL: in a shared trunk the
-    critic takes over the features, and everywhere the global gradient clip shrinks
-    the policy's share of each step."""
-    lr: float = 1e-2
-    """Adam learning rate."""
-    max_grad_norm: float = 1.0
-    """Global gradient-norm clip."""
-    check_every: int = 200
-    """Gradient steps between two probe measurements."""
-    patience: int = 3
-    """Stop after this many probe measurements without a relative KL improvement of ``min_improvement``."""
-    min_improvement: float = 0.0
-    """Relative fall of the best probe KL that counts as progress; 0 (the default) never
-    stops early. Off by default: on Pendulum a 2-unit student's probe KL stalls while its
-    return still climbs (-540 stopped early, -265 with the whole budget)."""
-    max_seconds: float | None = None
-    """Stop at the first probe measurement past this wall time (None: no limit)."""
-    backend: str = "auto"
-    """Minibatch step: ``auto`` (NumPy where it applies), ``numpy`` or ``torch``."""
-
-    def __post_init__(self) -> None:
-        for key in ("num_envs", "rollout_steps", "batch_size", "check_every", "patience"):
-            if getattr(self, key) < 1:
-                raise ValueError(
-                    f"distill.{key}: expected a positive integer (got {getattr(self, key)})"
-                )
-        for key in ("env_steps", "teacher_states", "probe_states", "grad_steps"):
-            if getattr(self, key) < 0:
-                raise ValueError(
-                    f"distill.{key}: expected an integer >= 0 (got {getattr(self, key)})"
-                )
-        if self.env_steps % self.num_envs:
-            raise ValueError(
-                f"distill.env_steps: expected a multiple of num_envs={self.num_envs} "
-                f"(got {self.env_steps})"
-            )
-        if self.env_steps + self.teacher_states == 0:
-            raise ValueError(
-                "distill: env_steps and teacher_states are both 0: no states to learn from"
-            )
-        if self.backend not in ("auto", "numpy", "torch"):
-            raise ValueError(
-                f"distill.backend: expected 'auto', 'numpy' or 'torch' (got {self.backend!r})"
-            )
-        positive = ("temperature", "lr", "max_grad_norm")
-        for key in (*positive, "value_coef", "min_improvement"):
-            value = getattr(self, key)
-            ok = isinstance(value, int | float) and math.isfinite(value)
-            ok = ok and (value > 0 if key in positive else value >= 0)
-            if not ok:
-                what = "a finite number > 0" if key in positive else "a finite number >= 0"
-                raise ValueError(f"distill.{key}: expected {what} (got {value!r})")
-        if self.max_seconds is not None and not (
-            math.isfinite(self.max_seconds) and self.max_seconds > 0
-        ):
-            raise ValueError(
-                f"distill.max_seconds: expected a finite number > 0 (got {self.max_seconds!r})"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
-        """Build from a dict; unknown keys raise ``ValueError`` listing the valid ones."""
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(f"DistillConfig: unknown keys {unknown} (valid: {valid})")
-        return cls(**data)
+from growagent.task_config import DistillConfig as DistillConfig  # defined torch-free
 
 
 @dataclass

@@ -24,7 +24,6 @@ sampling uses its own ``torch.Generator`` and minibatches a NumPy generator.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -42,173 +41,12 @@ from growagent.rl.normalize import RunningMeanStd
 from growagent.rl.numpy_net import NumpyNet, unsupported_reason
 from growagent.rl.optim import FlatAdam
 from growagent.rl.policy import ActionHead, check_genome_matches
+from growagent.task_config import PPOConfig as PPOConfig  # defined torch-free, re-exported
+from growagent.task_config import zoo_config as zoo_config
 
 
 class NonFiniteTrainingError(RuntimeError):
     """A NaN or infinity appeared in observations, rewards or losses."""
-
-
-@dataclass
-class PPOConfig:
-    """PPO hyperparameters (names follow CleanRL; defaults are SB3 / rl-zoo-like).
-
-    See :func:`zoo_config` for tuned per-environment presets.
-    """
-
-    num_envs: int = 8
-    """Parallel environment copies."""
-    num_steps: int = 128
-    """Vector steps per rollout (a rollout holds ``num_envs * num_steps`` transitions)."""
-    learning_rate: float = 3e-4
-    """Adam learning rate (initial value when annealed)."""
-    anneal_lr: bool = False
-    """Decay the learning rate linearly to 0 over training (rl-zoo ``lin_``)."""
-    anneal_clip: bool = False
-    """Decay the clip coefficient linearly to 0 over training (rl-zoo ``lin_``)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 0.95
-    """GAE lambda."""
-    num_minibatches: int = 4
-    """Minibatches per epoch (minibatch size = rollout size / this)."""
-    update_epochs: int = 10
-    """Passes over each rollout."""
-    clip_coef: float = 0.2
-    """Surrogate clip range."""
-    clip_vloss: bool = False
-    """Clip the value loss like CleanRL (SB3's default is no clipping)."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Value loss coefficient (value loss is the plain MSE, as in SB3)."""
-    max_grad_norm: float = 0.5
-    """Global gradient-norm clip."""
-    norm_adv: bool = True
-    """Normalise advantages per minibatch."""
-    target_kl: float | None = None
-    """Stop an update's epochs early when the approximate KL exceeds this."""
-    normalize_obs: bool = True
-    """Maintain running observation statistics (stored in ``genome.meta["obs_norm"]``).
-    If False, existing statistics in the genome are used frozen, else none."""
-    obs_clip: float = 10.0
-    """Clip range of normalised observations."""
-    adam_eps: float = 1e-5
-    """Adam epsilon (SB3 uses 1e-5 for PPO)."""
-
-    def __post_init__(self) -> None:
-        def bad(key: str, what: str) -> ValueError:
-            return ValueError(f"ppo.{key}: expected {what} (got {getattr(self, key)!r})")
-
-        for key in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
-                raise bad(key, "a positive integer")
-        ranges = {
-            "learning_rate": (0.0, math.inf, False),
-            "gamma": (0.0, 1.0, True),
-            "gae_lambda": (0.0, 1.0, True),
-            "clip_coef": (0.0, math.inf, False),
-            "ent_coef": (0.0, math.inf, True),
-            "vf_coef": (0.0, math.inf, True),
-            "max_grad_norm": (0.0, math.inf, False),
-            "obs_clip": (0.0, math.inf, False),
-            "adam_eps": (0.0, math.inf, False),
-        }
-        for key, (low, high, closed) in ranges.items():
-            v = getattr(self, key)
-            ok = isinstance(v, int | float) and math.isfinite(v) and v <= high
-            ok = ok and (v >= low if closed else v > low)
-            if not ok:
-                sign = ">=" if closed else ">"
-                top = "" if high == math.inf else f" and <= {high:g}"
-                raise bad(key, f"a finite number {sign} {low:g}{top}")
-        if self.target_kl is not None and not (
-            math.isfinite(self.target_kl) and self.target_kl > 0
-        ):
-            raise bad("target_kl", "a finite number > 0 or none")
-        if (self.num_envs * self.num_steps) < self.num_minibatches:
-            raise bad("num_minibatches", "at most num_envs * num_steps")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
-        """Build from a dict; unknown keys raise ``ValueError`` listing the valid ones."""
-        return _from_dict(cls, data)
-
-
-def _from_dict(cls: type[PPOConfig], data: dict[str, Any]) -> PPOConfig:
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(valid))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown keys {unknown} (valid: {valid})")
-    return cls(**data)
-
-
-_ZOO: dict[str, dict[str, Any]] = {
-    # rl-baselines3-zoo hyperparams/ppo.yml (normalize: false unless stated).
-    "CartPole-v1": dict(
-        num_envs=8,
-        num_steps=32,
-        num_minibatches=1,
-        gae_lambda=0.8,
-        gamma=0.98,
-        update_epochs=20,
-        ent_coef=0.0,
-        learning_rate=1e-3,
-        anneal_lr=True,
-        anneal_clip=True,
-        normalize_obs=False,
-    ),
-    "LunarLander-v3": dict(
-        num_envs=16,
-        num_steps=1024,
-        num_minibatches=256,
-        gae_lambda=0.98,
-        gamma=0.999,
-        update_epochs=4,
-        ent_coef=0.01,
-        normalize_obs=False,
-    ),
-    "Acrobot-v1": dict(
-        num_envs=16,
-        num_steps=256,
-        num_minibatches=16,
-        gae_lambda=0.94,
-        gamma=0.99,
-        update_epochs=4,
-        ent_coef=0.0,
-        normalize_obs=True,
-    ),
-    "Pendulum-v1": dict(
-        num_envs=4,
-        num_steps=1024,
-        num_minibatches=64,
-        gae_lambda=0.95,
-        gamma=0.9,
-        update_epochs=10,
-        ent_coef=0.0,
-        learning_rate=1e-3,
-        normalize_obs=False,
-    ),
-}
-
-
-def zoo_config(env_id: str, **overrides: Any) -> PPOConfig:
-    """The rl-baselines3-zoo PPO hyperparameters for ``env_id`` (defaults otherwise).
-
-    Pendulum's zoo entry uses gSDE, which this PPO does not implement; the
-    rest of its settings are kept.
-
-    Examples
-    --------
-    >>> zoo_config("CartPole-v1").num_steps
-    32
-    >>> zoo_config("Unknown-v0", num_envs=2).num_envs
-    2
-    """
-    return PPOConfig(**{**_ZOO.get(env_id, {}), **overrides})
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from deap import creator, tools
 
+import genomes
 import operators
 from genomes import Genome
 from growagent.config import RunConfig
@@ -132,6 +133,13 @@ def mutate_genome(
     return fallback if fallback is not None else child
 
 
+def _reinit(child: Genome, rng: np.random.Generator) -> Genome:
+    """``child`` with fresh weights, its lineage kept."""
+    fresh = genomes.reinitialised(child, rng)
+    fresh.meta["lineage"] = dict(child.meta["lineage"])
+    return fresh
+
+
 def _screen_stats(screen: dict[str, Any] | None) -> dict[str, Any]:
     """``screen_ratio`` (candidates made per child assessed) and ``explore_share``."""
     if not screen or not screen["screened"] or screen["asked"] == 0:
@@ -204,6 +212,8 @@ class Evolution:
             for p in parents
         ]
         candidates = [c for c in children if c is not None]
+        if self.cfg.inherit == "reinit":  # the ablation: children start from scratch
+            candidates = [_reinit(c, rng) for c in candidates]
         prediction = self.ctx.predict(candidates, gen)
         predicted: dict[int, float] = {}
         if prediction is not None:

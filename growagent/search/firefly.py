@@ -122,6 +122,7 @@ class FireflyDescent:
                 candidates=kinds,
                 new_per_node=c.new_per_node,
                 layer_units=c.layer_units,
+                selection="random" if c.selection == "random" else "score",
             )
             if self.ctx.limits.violation(child) is None:
                 return child

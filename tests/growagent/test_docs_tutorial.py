@@ -133,11 +133,7 @@ class Tutorial:
 
 
 @pytest.fixture(scope="module")
-def tutorial(tmp_path_factory) -> Tutorial:
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
-    teacher_file = genomes.save(teacher, tmp_path_factory.mktemp("teacher") / "teacher.json")
+def tutorial(tmp_path_factory, teacher_file) -> Tutorial:
     root = tmp_path_factory.mktemp("tutorial") / "work"
     (root / "runs").mkdir(parents=True)
     (root / "runs" / "cartpole.toml").write_text(tomli_w.dumps(tiny_demo_config(teacher_file)))

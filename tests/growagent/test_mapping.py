@@ -1,10 +1,11 @@
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import tomli_w
 
-from growagent.mapping import ConfigError, from_mapping, to_mapping
+from growagent.mapping import ConfigError, Table, from_mapping, require, to_mapping
 
 
 @dataclass
@@ -56,3 +57,50 @@ def test_toml_round_trip():
 
     cfg = from_mapping(Outer, {"widths": [1, 2], "inner": {"kind": "b"}, "weights": {"w": 1.5}})
     assert from_mapping(Outer, tomllib.loads(tomli_w.dumps(to_mapping(cfg)))) == cfg
+
+
+@dataclass
+class Ranged(Table):
+    steps: int = 1
+
+    def __post_init__(self):
+        require(self.steps >= 1, "ranged.steps", "a positive integer", self.steps)
+
+
+@dataclass
+class Holder:
+    ranged: Ranged = field(default_factory=Ranged)
+    other: Ranged = field(default_factory=Ranged)
+
+
+def test_a_range_check_names_the_key_where_the_table_was_read():
+    with pytest.raises(
+        ConfigError, match=r"^ranged\.steps: expected a positive integer \(got 0\)$"
+    ):
+        Ranged(steps=0)
+    with pytest.raises(ConfigError, match=r"^ranged\.steps: expected"):
+        from_mapping(Holder, {"ranged": {"steps": 0}})
+    with pytest.raises(ConfigError, match=r"^other\.steps: expected") as info:
+        from_mapping(Holder, {"other": {"steps": 0}})
+    assert info.value.key == "other.steps"
+    with pytest.raises(ConfigError, match=r"^run\.other\.steps: expected"):
+        from_mapping(Holder, {"other": {"steps": -2}}, "run")
+
+
+def test_table_methods_round_trip_and_reject_unknown_keys():
+    assert Ranged.from_dict(Ranged(steps=3).to_dict()) == Ranged(steps=3)
+    with pytest.raises(ConfigError, match="Unknown key 'stpes' in config; valid keys: steps"):
+        Ranged.from_dict({"stpes": 3})
+    assert issubclass(ConfigError, ValueError)  # callers that catch ValueError keep working
+
+
+@dataclass
+class WithFactory:
+    env: str | Callable[..., Any] = "x"
+
+
+def test_a_callable_field_takes_a_callable_or_its_name_and_nothing_else():
+    assert from_mapping(WithFactory, {"env": print}).env is print
+    assert from_mapping(WithFactory, {"env": "m:f"}).env == "m:f"
+    with pytest.raises(ConfigError, match="env: expected str or Callable"):
+        from_mapping(WithFactory, {"env": 3})

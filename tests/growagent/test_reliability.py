@@ -16,23 +16,13 @@ import time
 import numpy as np
 import pytest
 
-import genomes
-from tests.growagent.test_cli import REPO, TINY, cli
-from tests.growagent.test_strategies import content
+from tests.growagent.helpers import REPO, TINY, cli, content, rows
 
 KILLS = 10
 
 
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    t = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
-    return genomes.save(t, tmp_path_factory.mktemp("teacher") / "teacher.json")
-
-
-def _config(tmp_path, teacher, name="harness"):
-    text = TINY.format(teacher=teacher, generations=3, seed=11)
+def _config(tmp_path, teacher_file, name="harness"):
+    text = TINY.format(teacher=teacher_file, generations=3, seed=11)
     text = text.replace('kind = "serial"', 'kind = "process"\nworkers = 2')
     text += "\n[polish]\nfactor = 2\nepisodes = 4\n"
     path = tmp_path / f"{name}.toml"
@@ -69,8 +59,10 @@ def _integrity(path):
 
 
 @pytest.mark.slow
-def test_a_run_killed_at_ten_random_moments_resumes_to_the_uninterrupted_result(tmp_path, teacher):
-    cfg = _config(tmp_path, teacher)
+def test_a_run_killed_at_ten_random_moments_resumes_to_the_uninterrupted_result(
+    tmp_path, teacher_file
+):
+    cfg = _config(tmp_path, teacher_file)
     cli("run", cfg, "--out", tmp_path / "whole", "--quiet", check=True)
     killed, rng, kills, attempts = tmp_path / "killed", np.random.default_rng(2026), 0, 0
     while kills < KILLS and attempts < 3 * KILLS:  # kills with a run under way count
@@ -99,10 +91,10 @@ def test_a_run_killed_at_ten_random_moments_resumes_to_the_uninterrupted_result(
 
 
 @pytest.mark.slow
-def test_a_run_whose_workers_are_killed_again_and_again_finishes(tmp_path, teacher):
+def test_a_run_whose_workers_are_killed_again_and_again_finishes(tmp_path, teacher_file):
     import psutil
 
-    cfg = _config(tmp_path, teacher, "workers")
+    cfg = _config(tmp_path, teacher_file, "workers")
     proc = _start("run", cfg, "--out", tmp_path / "run")
     main, killed_workers = psutil.Process(proc.pid), 0
     deadline = time.monotonic() + 600
@@ -127,8 +119,8 @@ def test_a_run_whose_workers_are_killed_again_and_again_finishes(tmp_path, teach
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_ctrl_c_and_sigterm_stop_a_run_with_one_line_and_it_resumes(tmp_path, teacher, how):
-    cfg = _config(tmp_path, teacher, how)
+def test_ctrl_c_and_sigterm_stop_a_run_with_one_line_and_it_resumes(tmp_path, teacher_file, how):
+    cfg = _config(tmp_path, teacher_file, how)
     run = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
@@ -142,12 +134,8 @@ def test_ctrl_c_and_sigterm_stop_a_run_with_one_line_and_it_resumes(tmp_path, te
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            db = sqlite3.connect(run / "archive.sqlite")
-            if db.execute("SELECT count(*) FROM assessments").fetchone()[0] >= 2:
-                break
-        except sqlite3.Error:
-            pass
+        if rows(run / "archive.sqlite", "assessments") >= 2:
+            break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be stopped"
     if how == "ctrl-c":  # the terminal sends SIGINT to the whole group: workers too

@@ -1,6 +1,5 @@
-"""The Python API of runs: configs, growagent.run, executors in a real search."""
-
-from pathlib import Path
+"""The Python API of runs: growagent.run and resume, executors in a real search
+(the config itself: test_config.py)."""
 
 import numpy as np
 import pytest
@@ -8,65 +7,16 @@ import pytest
 import genomes
 import growagent
 from growagent.archive import Archive
-from growagent.config import RunConfig, load_config
 from growagent.mapping import ConfigError
 
-RUNS = Path(__file__).resolve().parents[2] / "runs"
 
-
-@pytest.mark.parametrize("path", sorted(RUNS.glob("*.toml")), ids=lambda p: p.name)
-def test_shipped_run_configs_load(path):
-    cfg = load_config(path)
-    assert isinstance(cfg, RunConfig)
-    assert cfg.assess.env == cfg.env
-
-
-def test_config_saved_with_the_run_reloads_identically():
-    cfg = load_config(RUNS / "cartpole.toml")
-    assert load_config(cfg.to_dict()) == cfg
-
-
-def test_wrong_types_are_rejected_with_the_key_named():
-    with pytest.raises(ConfigError, match=r"evolution\.mu: expected an integer"):
-        load_config({"evolution": {"mu": "eight"}})
-    with pytest.raises(ConfigError, match="kind: expected one of"):
-        load_config({"executor": {"kind": "threads"}})
-
-
-@pytest.mark.parametrize(
-    "data, needle",
-    [
-        ({"evolution": {"champion_tolerance": -1}}, "champion_tolerance"),
-        ({"evolution": {"operator_weights": {"widenx": 1}}}, "widenx"),
-        ({"evolution": {"tournsize": 0}}, "tournsize"),
-        ({"evolution": {"seeds": []}}, "seeds"),
-        ({"seed": -1}, "seed"),
-        ({"predictor": {"hidden": 0}}, "predictor.hidden"),
-        ({"assess": {"threads": 0}}, "assess.threads"),
-        ({"executor": {"workers": -1}}, "executor.workers"),
-        ({"executor": {"timeout": 0}}, "executor.timeout"),
-    ],
-)
-def test_out_of_range_values_are_rejected_before_the_run(data, needle):
-    with pytest.raises(ConfigError, match=needle):
-        load_config(data)
-
-
-@pytest.fixture(scope="module")
-def teacher_path(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=1)
-    return str(genomes.save(teacher, tmp_path_factory.mktemp("t") / "teacher.json"))
-
-
-def _tiny(teacher_path, **executor):
+def _tiny(teacher_file, **executor):
     return {
         "name": "api",
         "env": "CartPole-v1",
         "seed": 3,
         "heldout_episodes": 5,
-        "teacher": {"path": teacher_path},
+        "teacher": {"path": str(teacher_file)},
         "evolution": {"generations": 1, "mu": 2, "offspring": 2, "seeds": ["minimal", "mlp:4"]},
         "assess": {
             "eval_episodes": 4,
@@ -82,8 +32,8 @@ def _tiny(teacher_path, **executor):
 
 
 @pytest.mark.slow
-def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
-    result = growagent.run(_tiny(teacher_path, kind="serial"), out=tmp_path / "r", quiet=True)
+def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_file):
+    result = growagent.run(_tiny(teacher_file, kind="serial"), out=tmp_path / "r", quiet=True)
     assert result.run_dir == tmp_path / "r"
     assert result.champion.id in {e.id for e in result.pareto}
     sizes = [e.size for e in result.pareto]
@@ -108,11 +58,11 @@ def test_run_from_python_returns_pareto_and_champion(tmp_path, teacher_path):
 
 
 @pytest.mark.slow
-def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
+def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_file):
     ray = pytest.importorskip("ray")
     try:
         result = growagent.run(
-            _tiny(teacher_path, kind="ray", workers=2, timeout=300.0),
+            _tiny(teacher_file, kind="ray", workers=2, timeout=300.0),
             out=tmp_path / "ray",
             quiet=True,
         )
@@ -127,24 +77,14 @@ def test_a_generation_runs_on_a_local_ray_instance(tmp_path, teacher_path):
     assert max(r["return_mean"] for r in rows) > 100
 
 
-def test_nested_assess_tables_are_checked_and_distillation_can_be_turned_off():
-    with pytest.raises(ConfigError, match=r"Unknown key 'stepz' in \[assess\.distill\]"):
-        load_config({"assess": {"distill": {"stepz": 3}}})
-    with pytest.raises(ConfigError, match=r"assess\.ppo\.num_envs: expected an integer"):
-        load_config({"assess": {"ppo": {"num_envs": "eight"}}})
-    cfg = load_config({"assess": {"distill": False, "finetune_steps": 4096}})
-    assert cfg.assess.distill is None
-    assert load_config(cfg.to_dict()) == cfg  # the saved config (TOML has no null) reloads
-
-
-def _polished_run(teacher_path, out, **polish):
-    cfg = dict(_tiny(teacher_path, kind="serial"), polish=polish)
+def _polished_run(teacher_file, out, **polish):
+    cfg = dict(_tiny(teacher_file, kind="serial"), polish=polish)
     return growagent.run(cfg, out=out, quiet=True)
 
 
 @pytest.mark.slow
-def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path, teacher_path):
-    result = _polished_run(teacher_path, tmp_path / "r", factor=3, episodes=6, seed=777_000)
+def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path, teacher_file):
+    result = _polished_run(teacher_file, tmp_path / "r", factor=3, episodes=6, seed=777_000)
     with Archive(result.archive, readonly=True) as a:
         searched = a.get_meta("search_front")["ids"]
         polished = a.get_meta("polished")
@@ -170,10 +110,10 @@ def test_the_front_is_polished_and_judged_on_episodes_no_selection_saw(tmp_path,
 
 
 @pytest.mark.slow
-def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teacher_path):
+def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teacher_file):
     import sqlite3
 
-    result = _polished_run(teacher_path, tmp_path / "r", factor=2, episodes=4)
+    result = _polished_run(teacher_file, tmp_path / "r", factor=2, episodes=4)
     run = result.run_dir
     before = (run / "pareto.json").read_text()
     gid = result.champion.id
@@ -191,32 +131,11 @@ def test_a_run_stopped_while_polishing_resumes_to_the_same_answer(tmp_path, teac
     assert again.champion.id == gid and genomes.dumps(again.champion.genome) == stored
 
 
-def test_polish_settings_are_checked():
-    with pytest.raises(ConfigError, match=r"polish\.factor"):
-        load_config({"polish": {"factor": -1}})
-    with pytest.raises(ConfigError, match=r"polish\.episodes"):
-        load_config({"polish": {"episodes": 0}})
-    assert load_config({"polish": {"factor": 0}}).polish.factor == 0
-
-
-def test_teacher_ppo_settings_override_the_zoo_preset_and_are_checked():
-    cfg = load_config({"env": "CartPole-v1", "teacher": {"ppo": {"learning_rate": 1e-3}}})
-    ppo = cfg.teacher.ppo_config(cfg.env)
-    assert ppo.learning_rate == 1e-3 and ppo.num_steps == 32  # the rest is CartPole's preset
-    with pytest.raises(ConfigError, match=r"teacher\.ppo\.lr"):
-        load_config({"teacher": {"ppo": {"lr": 1e-3}}})
-    with pytest.raises(ConfigError, match=r"teacher\.vecnormalize"):
-        load_config({"teacher": {"path": "t.json", "vecnormalize": "vn.pkl"}})
-    with pytest.raises(ConfigError, match=r"teacher\.min_return"):
-        load_config({"teacher": {"min_return": float("nan")}})
-    assert load_config(cfg.to_dict()) == cfg
-
-
 @pytest.mark.slow
-def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, teacher_path):
+def test_an_assessment_lost_with_its_worker_is_run_again_on_resume(tmp_path, teacher_file):
     import sqlite3
 
-    cfg = dict(_tiny(teacher_path, kind="serial"), polish={"factor": 0})
+    cfg = dict(_tiny(teacher_file, kind="serial"), polish={"factor": 0})
     result = growagent.run(cfg, out=tmp_path / "r", quiet=True)
     run = result.run_dir
     with Archive(result.archive, readonly=True) as a:

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import genomes
-from tests.growagent.test_cli import TINY, cli, one_line_error, teacher_file  # noqa: F401
+from tests.growagent.helpers import TINY, cli, one_line_error
 
 
 def _write(tmp_path, text, name="c.toml"):
@@ -67,7 +67,7 @@ def test_a_bad_config_is_refused_before_anything_is_written(tmp_path, case):
 
 
 @pytest.mark.slow
-def test_one_process_at_a_time_and_an_interrupted_start_is_handled(tmp_path, teacher_file):  # noqa: F811
+def test_one_process_at_a_time_and_an_interrupted_start_is_handled(tmp_path, teacher_file):
     cfg = _write(tmp_path, TINY.format(teacher=teacher_file, generations=1, seed=0))
     run = tmp_path / "run"
     run.mkdir()  # an earlier start killed before its archive was renamed into place

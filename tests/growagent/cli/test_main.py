@@ -6,38 +6,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import genomes
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(*args, cwd=None, timeout=600, check=False):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [sys.executable, "-m", "growagent.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd or REPO,
-        env=env,
-        timeout=timeout,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def one_line_error(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("growagent: error:")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr
+from tests.growagent.helpers import REPO, cli, one_line_error, rows, write_config
 
 
 def test_show_and_export_a_genome(tmp_path):
@@ -111,53 +84,6 @@ def test_unknown_environment_is_one_line(tmp_path):
     cfg.write_text('env = "NoSuchEnv-v9"\n')
     one_line_error(cli("run", cfg, "--out", tmp_path / "r"), "NoSuchEnv")
     assert not (tmp_path / "r").exists()
-
-
-TINY = """
-name = "tiny"
-env = "CartPole-v1"
-seed = {seed}
-
-[teacher]
-path = "{teacher}"
-
-[evolution]
-generations = {generations}
-mu = 3
-offspring = 3
-seeds = ["minimal", "mlp:4"]
-
-[assess]
-eval_episodes = 4
-
-[assess.distill]
-env_steps = 512
-teacher_states = 1024
-probe_states = 256
-grad_steps = 300
-
-[predictor]
-min_samples = 4
-screen_factor = 2
-epochs = 30
-
-[executor]
-kind = "serial"
-"""
-
-
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
-    return genomes.save(teacher, tmp_path_factory.mktemp("teacher") / "teacher.json")
-
-
-def write_config(tmp_path, teacher_file, generations=2, seed=0):
-    path = tmp_path / f"tiny-{generations}-{seed}.toml"
-    path.write_text(TINY.format(teacher=teacher_file, generations=generations, seed=seed))
-    return path
 
 
 @pytest.mark.slow
@@ -237,18 +163,8 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(tmp_path, teacher_file
     )
     deadline = time.time() + 300
     while time.time() < deadline:  # kill -9 once generation 1 is checkpointed
-        db_path = killed / "archive.sqlite"
-        if db_path.exists():
-            try:
-                n = (
-                    sqlite3.connect(db_path)
-                    .execute("SELECT count(*) FROM generations")
-                    .fetchone()[0]
-                )
-            except sqlite3.Error:
-                n = 0
-            if n >= checkpoints:
-                break
+        if rows(killed / "archive.sqlite", "generations") >= checkpoints:
+            break
         if proc.poll() is not None:
             break
         time.sleep(0.02)

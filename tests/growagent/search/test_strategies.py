@@ -18,7 +18,7 @@ from growagent.config import MetaQNNConfig, load_config
 from growagent.search.base import Context
 from growagent.search.metaqnn import MetaQNN, epsilon_schedule, q_update, transitions
 from growagent.search.random_search import RandomSearch
-from tests.growagent.test_cli import REPO, cli
+from tests.growagent.helpers import REPO, cli, content, rows
 
 TINY = """
 name = "tiny"
@@ -64,35 +64,10 @@ kind = "serial"
 STRATEGIES = ["random", "metaqnn", "firefly"]
 
 
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
-    return genomes.save(teacher, tmp_path_factory.mktemp("teacher") / "teacher.json")
-
-
 def write_config(tmp_path, teacher_file, strategy):
     path = tmp_path / f"{strategy}.toml"
     path.write_text(TINY.format(teacher=teacher_file, strategy=strategy))
     return path
-
-
-def content(path):
-    """Everything a resumed run must reproduce (timestamps and wall times aside)."""
-    db = sqlite3.connect(path)
-    q = {
-        "genomes": "SELECT id, parent_id, operator, operator_params, structural_hash, params, "
-        "policy_params, policy_macs, generation, body FROM genomes ORDER BY id",
-        "assessments": "SELECT genome_id, generation, seed, status, error, return_mean, "
-        "return_std, policy_params, policy_macs, predicted FROM assessments ORDER BY genome_id",
-        "evaluations": "SELECT genome_id, kind, seed, episodes, return_mean, return_std "
-        "FROM evaluations ORDER BY genome_id, kind, seed",
-        "generations": "SELECT generation, population, pareto, stats, rng_state FROM generations "
-        "ORDER BY generation",
-        "steps": "SELECT step, generation, strategy, state FROM steps ORDER BY step",
-    }
-    return {k: db.execute(v).fetchall() for k, v in q.items()}
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +120,8 @@ def test_each_strategy_resumes_after_a_kill_to_the_uninterrupted_result(
     )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:  # kill -9 once `after` steps are in
-        try:
-            db = sqlite3.connect(killed / "archive.sqlite")
-            if db.execute("SELECT count(*) FROM steps").fetchone()[0] >= after:
-                break
-        except sqlite3.Error:
-            pass
+        if rows(killed / "archive.sqlite", "steps") >= after:
+            break
         time.sleep(0.02)
     proc.kill()
     proc.wait()

@@ -66,3 +66,48 @@ def test_evolution_is_reproducible_from_its_seed_and_resumes_from_any_state():
 def test_a_seed_population_that_cannot_be_assessed_stops_the_run():
     with pytest.raises(EvolutionError, match="seed population"):
         _run(seed=0, fail=True)
+
+
+@pytest.mark.parametrize("inherit", ["weights", "reinit"])
+def test_children_inherit_their_parents_function_unless_reinit_is_asked(inherit):
+    import numpy as np
+    import torch
+
+    cfg = load_config(
+        {
+            "evolution": {
+                "generations": 1,
+                "mu": 2,
+                "offspring": 4,
+                "seeds": ["mlp:4"] * 2,
+                "operator_weights": {"widen": 1.0},  # function-preserving
+                "inherit": inherit,
+            },
+            "predictor": {"enabled": False},
+        }
+    )
+    store = {}
+    ctx = Context("X", SPACES, 0, operators.Limits(max_units=16), "tanh", "params", store.get)
+    strategy = Evolution(cfg, ctx)
+    seeds, state = strategy.ask(strategy.init())
+    for c in seeds:
+        store[c.id] = c.genome
+    state = strategy.tell(
+        state, [Judgement(c.id, True, c.genome, ret=1.0, size=1, blocks=2) for c in seeds]
+    )
+    children, _ = strategy.ask(state)
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(16, 3)), dtype=torch.float32)
+    for c in children:
+        parent = store[c.genome.meta["lineage"]["parents"][0]]
+        same = torch.allclose(
+            c.genome.compile().forward(x)[0], parent.compile().forward(x)[0], atol=1e-5
+        )
+        assert same == (inherit == "weights")
+        assert c.genome.meta["lineage"]["operator"] == "widen"
+
+
+def test_inherit_is_checked():
+    with pytest.raises(ValueError, match=r"evolution\.inherit"):
+        load_config({"evolution": {"inherit": "lamarck"}})
+    with pytest.raises(ValueError, match=r"firefly\.selection"):
+        load_config({"firefly": {"selection": "best"}})

@@ -76,7 +76,9 @@ def search_config(
 
     Polishing is off: it would add assessments beyond the budget, the same for every row.
     """
-    strategy = row if row in STRATEGY_ROWS else "firefly" if row == "firefly-random" else DEFAULT_ROW
+    strategy = (
+        row if row in STRATEGY_ROWS else "firefly" if row == "firefly-random" else DEFAULT_ROW
+    )
     seeds = ["minimal", "mlp:4", "mlp:8", "mlp:16,16"] if budget >= 12 else ["minimal", "mlp:4"]
     offspring = max(1, min(8, budget - len(seeds)))
     generations = max(1, (budget - len(seeds)) // offspring)

@@ -270,21 +270,13 @@ def test_without_a_prediction_the_screen_keeps_the_candidates_order():
 
 
 # --------------------------------------------------------- in a real run
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    from growagent.distill.teacher import train_teacher
-
-    teacher = train_teacher("CartPole-v1", total_steps=16_384, seed=0)
-    return str(genomes.save(teacher, tmp_path_factory.mktemp("teacher") / "teacher.json"))
-
-
 def _screened_config(teacher_file):
     return {
         "name": "screened",
         "env": "CartPole-v1",
         "seed": 5,
         "heldout_episodes": 4,
-        "teacher": {"path": teacher_file},
+        "teacher": {"path": str(teacher_file)},
         "evolution": {"generations": 3, "mu": 3, "offspring": 4, "seeds": ["minimal", "mlp:4"]},
         # a judgement short enough that children differ (CartPole's best all score 500)
         "assess": {

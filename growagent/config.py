@@ -306,7 +306,7 @@ class PredictorConfig:
 
     enabled: bool = True
     """Screen candidates with the predictor (once it has enough data)."""
-    model: str = "forest"
+    model: str = "ridge"
     """``forest``, ``ridge``, ``gin`` (GINs that also read the parent's return), ``gin-arch``
     (the architecture alone), ``parent`` (the parent's return) or ``size``."""
     screen_factor: int = 3

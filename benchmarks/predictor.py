@@ -186,7 +186,9 @@ def analyse(dirs: dict[str, list[Path]], args: argparse.Namespace) -> dict:
             for s in Archive(d / "archive.sqlite", readonly=True).scores()
             if not s.genome_id.endswith(".polished")
         ]
-        worst = min(s.ret for s in scores)
+        # the worst seed genome (generation 0) of the task's runs: a child far below every
+        # seed adds nothing to a front, and would only stretch the volume's scale
+        worst = min(s.ret for s in scores if s.generation == 0)
         ref = (-worst, 1.1 * max(s.size("params") for s in scores))
         task["reference"] = {"return": worst, "params": ref[1]}
         for d in ds:
@@ -194,7 +196,14 @@ def analyse(dirs: dict[str, list[Path]], args: argparse.Namespace) -> dict:
             screen = d.name.endswith("screen")
             # out of sample on the unscreened runs only: a screened run's children were
             # chosen by a model, so every model would be judged on a restricted range
-            taus = {} if screen else oos_taus(view, [], args.min_samples, args.models)
+            if screen:
+                taus = {}
+            elif args.taus_from:  # reuse the out-of-sample figures of an earlier analysis
+                earlier = json.loads(Path(args.taus_from).read_text())
+                oos = earlier["tasks"][env]["runs"][d.name]["oos"]
+                taus = {int(g): {m: tuple(v) for m, v in row.items()} for g, row in oos.items()}
+            else:
+                taus = oos_taus(view, [], args.min_samples, args.models)
             own = [
                 (s.extra["predicted"], s.target)
                 for s in view.samples()
@@ -304,8 +313,9 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
             + ".",
             "",
             f"Hypervolume of the front of all agents assessed so far (reference point: return "
-            f"{task['reference']['return']:.1f}, {task['reference']['params']:.0f} policy "
-            "parameters; higher is better), after each generation:",
+            f"{task['reference']['return']:.1f}, the worst seed genome's, and "
+            f"{task['reference']['params']:.0f} policy parameters; higher is better), after "
+            "each generation:",
             "",
         ]
         lines += hv_table(runs)
@@ -372,6 +382,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/.bench-predictor")
     p.add_argument("--analyse-only", action="store_true", help="use the runs already in --out")
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--taus-from", help="take the out-of-sample taus from this earlier --json")
     p.add_argument("--doc", help="write the tables into this Markdown file (docs/predictor.md)")
     args = p.parse_args()
     if args.analyse_only:

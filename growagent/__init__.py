@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-SEARCH_STACK = ("gymnasium", "deap", "moocore", "torch_geometric", "matplotlib", "tqdm", "tomli_w")
+SEARCH_STACK = (
+    "gymnasium",
+    "deap",
+    "moocore",
+    "torch_geometric",
+    "matplotlib",
+    "tqdm",
+    "tomli_w",
+    "scipy",
+    "sklearn",
+)
 """Modules the search needs beyond ``genomes``' networkx, NumPy and torch: the
 ``search`` extra (``pip install 'growagent[search]'``) installs them."""
 

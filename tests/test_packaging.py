@@ -33,7 +33,8 @@ def test_base_install_is_networkx_numpy_torch():
 
 def test_search_extra_installs_what_growagent_checks_for():
     extras = PROJECT["optional-dependencies"]
-    search = {name.replace("-", "_") for name in _names(extras["search"])}
+    module = {"scikit-learn": "sklearn"}  # distributions whose module has another name
+    search = {module.get(name, name.replace("-", "_")) for name in _names(extras["search"])}
     assert search == set(growagent.SEARCH_STACK)
     assert _names(extras["plot"]) == {"matplotlib"}
     assert _names(extras["pyg"]) == {"torch-geometric"}

@@ -151,13 +151,16 @@ class ArchiveView:
                 blocks.setdefault(row["genome_id"], []).append(row)
         out = {}
         for gid, rows in blocks.items():
-            pooled = pool(rows)
+            # by episode block, not by insertion: a resumed run may write them in another order
+            pooled = pool(sorted(rows, key=lambda r: (r["kind"], r["seed"])))
             if pooled is not None:
                 out[gid] = (pooled[0], pooled[1])
         return out
 
     def _assessed(self, before: int | None) -> list[dict[str, Any]]:
-        return [
+        """Successful assessments before ``before``, by generation then id (not by
+        insertion, which a resumed run may change)."""
+        rows = [
             r
             for r in self.archive.assessments()
             if r["status"] == "ok"
@@ -165,6 +168,7 @@ class ArchiveView:
             and not r["genome_id"].endswith(POLISHED)
             and (before is None or r["generation"] < before)
         ]
+        return sorted(rows, key=lambda r: (r["generation"], r["genome_id"]))
 
     def _describe(
         self,

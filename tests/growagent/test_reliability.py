@@ -131,6 +131,9 @@ def test_ctrl_c_and_sigterm_stop_a_run_with_one_line_and_it_resumes(tmp_path, te
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal would make it
+        # and Ctrl-C handled as in a terminal, even if this test process ignores SIGINT
+        # (a child inherits an ignored signal; Python then installs no KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:

@@ -89,8 +89,8 @@ def test_genomes_and_operators_work_without_the_search_stack():
     ]
     assert out["growagent"] == [
         "ImportError",
-        "growagent needs gymnasium, deap, moocore, torch_geometric, matplotlib, tqdm, tomli_w "
-        "(the search stack): pip install 'growagent[search]'",
+        "growagent needs gymnasium, deap, moocore, torch_geometric, matplotlib, tqdm, tomli_w, "
+        "scipy, sklearn (the search stack): pip install 'growagent[search]'",
     ]
 
 

@@ -23,8 +23,8 @@ import genomes
 from growagent.archive import Archive, Score
 from growagent.config import load_archived_config
 from growagent.mapping import ConfigError
+from growagent.predictor.features import POLISHED
 from growagent.search.base import nondominated
-from growagent.search.evaluator import POLISHED
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from growagent.archive import Archive
 
 POLISHED = ".polished"
+"""Suffix of a polished agent's id (``<front agent id>.polished``); the evaluator makes
+them, the predictor leaves them out (they are not children of the search)."""
 
 OPERATORS = (*sorted(operators.REGISTRY), "firefly_grow")
 """Operators with their own one-hot column; any other (or none, a seed) is ``other``."""

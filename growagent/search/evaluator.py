@@ -25,7 +25,7 @@ from growagent.archive import Archive, Score, block, pool
 from growagent.assess import Assessment, TaskConfig, make_payload
 from growagent.config import RunConfig
 from growagent.executors import Executor
-from growagent.predictor.features import ArchiveView, Sample, Scale
+from growagent.predictor.features import POLISHED, ArchiveView, Sample, Scale
 from growagent.predictor.screen import Prediction
 from growagent.rl.envs import EnvRef
 from growagent.search.base import Candidate, Context, Judgement, nondominated
@@ -34,8 +34,6 @@ TASK_FN = "growagent.assess:assess_bytes"
 """The executor task: JSON payload in, :class:`Assessment` JSON out."""
 EVAL_FN = "growagent.assess:evaluate_bytes"
 """The executor task that only evaluates (re-evaluations and the held-out front)."""
-POLISHED = ".polished"
-"""Suffix of a polished agent's id (``<front agent id>.polished``)."""
 
 
 def assessment_seed(run_seed: int, genome_id: str) -> int:
